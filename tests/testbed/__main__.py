@@ -1,0 +1,86 @@
+# Copyright (c) gofleet developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Test bed command line (run from tests/): python -m testbed {prepare|report|demo|serve}.
+
+    prepare [all|mirror|binaries|images]  build what is missing from the cache
+    report                                print the hosts and the mirror, as seen from inside
+    demo                                  the main job on the built-in default (see README)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+from . import config, images, mirror
+
+
+def prepare(what: str):
+    t0 = time.time()
+    if what in ("all", "mirror"):
+        print("mirror:   %s" % mirror.build_mirror(), flush=True)
+        print("goroot:   %s" % mirror.host_goroot(), flush=True)
+    if what in ("all", "binaries"):
+        print("binaries: %s" % mirror.build_binaries(), flush=True)
+    if what in ("all", "images"):
+        for name, ref in images.build_all().items():
+            print("image:    %-16s %s" % (name, ref), flush=True)
+    print("prepared %s in %.0f s" % (what, time.time() - t0))
+
+
+def _start_server(tree: str):
+    port_file = os.path.join(config.CACHE, "demo-mirror.port")
+    if os.path.exists(port_file):
+        os.unlink(port_file)
+    proc = subprocess.Popen([sys.executable, "-m", "testbed.server", "--root", tree, "--port-file", port_file],
+                            cwd=os.path.dirname(config.HERE))
+    for _ in range(200):
+        if os.path.exists(port_file):
+            break
+        time.sleep(0.05)
+    with open(port_file) as f:
+        return proc, "http://127.0.0.1:" + f.read().strip()
+
+
+def report():
+    """What the test bed offers, checked live: each host's arch and Python, the mirror's files."""
+    tree = mirror.build_mirror()
+    proc, url = _start_server(tree)
+    try:
+        print("local go.dev mirror: %s  (tree %s)" % (url, tree))
+        with urllib.request.urlopen(url + "/dl/?mode=json&include=all", timeout=10) as r:
+            index = json.load(r)
+        for rel in index:
+            print("  %-9s %s" % (rel["version"], ", ".join("%s-%s" % (f["os"], f["arch"]) for f in rel["files"])))
+        print("hosts (podman, --network host):")
+        for name in sorted(images.IMAGES):
+            done = images.run(name, "sh", "-c",
+                              "echo $(uname -m) $(python3 -c 'import platform; print(platform.python_version())') "
+                              "$(. /etc/os-release; echo $PRETTY_NAME)")
+            print("  %-16s %s" % (name, done.stdout.strip() or done.stderr.strip()))
+    finally:
+        proc.terminate()
+
+
+def main():
+    p = argparse.ArgumentParser(prog="python -m testbed", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pp = sub.add_parser("prepare")
+    pp.add_argument("what", nargs="?", default="all", choices=["all", "mirror", "binaries", "images"])
+    sub.add_parser("report")
+    sub.add_parser("demo")
+    a = p.parse_args()
+    if a.cmd == "prepare":
+        prepare(a.what)
+    else:
+        report()
+
+
+if __name__ == "__main__":
+    main()
