@@ -39,9 +39,8 @@ def _start_server(tree: str):
         os.unlink(port_file)
     proc = subprocess.Popen([sys.executable, "-m", "testbed.server", "--root", tree, "--port-file", port_file],
                             cwd=os.path.dirname(config.HERE))
-    for _ in range(200):
-        if os.path.exists(port_file):
-            break
+    deadline = time.time() + 30
+    while not os.path.exists(port_file) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     with open(port_file) as f:
         return proc, "http://127.0.0.1:" + f.read().strip()

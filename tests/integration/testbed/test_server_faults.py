@@ -26,10 +26,10 @@ def _get(url, timeout=30):
 @pytest.mark.parametrize("fault,code", [("http500", 500), ("http404", 404)])
 def test_http_error_faults_then_healthy_after_count(go_mirror, fault, code):
     go_mirror.fault(fault, count=2)
-    for _ in range(2):
+    for attempt in range(2):
         with pytest.raises(urllib.error.HTTPError) as err:
             _get(go_mirror.url + "/dl/" + NAME + ".sha256")
-        assert err.value.code == code
+        assert err.value.code == code, attempt
     assert len(_get(go_mirror.url + "/dl/" + NAME + ".sha256")) == 64
 
 
