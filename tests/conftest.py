@@ -25,19 +25,7 @@ sys.path.insert(0, TESTS)
 from testbed import config as bed, mirror  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def _collection_root() -> str:
-    """A folder holding ansible_collections/gofleet/golang -> this clone (outside the clone)."""
-    root = os.path.join(bed.CACHE, "collections", bed.key(REPO))
-    link = os.path.join(root, "ansible_collections", "gofleet", "golang")
-    if os.path.realpath(link) != REPO:
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        tmp = link + ".%d" % os.getpid()
-        os.symlink(REPO, tmp)
-        os.replace(tmp, link)
-    return root
-
-
-COLLECTIONS = _collection_root()
+COLLECTIONS = bed.collections_root()
 sys.path.insert(0, COLLECTIONS)
 os.environ["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
 # Go never reaches a network from the tests (decisions.md): no proxy, no sumdb, no toolchain

@@ -52,6 +52,18 @@ MIRROR_FILES = [
 BINARIES_VERSION = NEWEST
 
 
+def collections_root() -> str:
+    """A folder holding ansible_collections/gofleet/golang -> this clone (made once, outside it)."""
+    root = os.path.join(CACHE, "collections", key(REPO))
+    link = os.path.join(root, "ansible_collections", "gofleet", "golang")
+    if os.path.realpath(link) != REPO:
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        tmp = link + ".%d" % os.getpid()
+        os.symlink(REPO, tmp)
+        os.replace(tmp, link)
+    return root
+
+
 def key(*parts) -> str:
     """A short, stable key for a cache folder built from `parts` (any JSON-able values)."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()

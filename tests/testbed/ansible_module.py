@@ -1,0 +1,64 @@
+# Copyright (c) gofleet developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the collection's modules for real, in-process or as the separate process Ansible starts.
+
+In-process: `call(main, args)` drives a module's main() with ansible-core's patch_module_args and
+returns the JSON it printed (exit_json or fail_json), as Ansible would read it.
+As a process: `start(name, args)` runs plugins/modules/<name>.py with an args file, exactly as
+AnsiballZ does in the end (python module.py args.json), so tests can kill it with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from ansible.module_utils.testing import patch_module_args
+
+from . import config
+
+
+def call(main, args, check_mode=False, diff=False) -> dict:
+    """Run a module's main() in this process; return its result dict (failed=True on fail_json)."""
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    out = io.StringIO()
+    with patch_module_args(args), contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit:
+            pass
+    text = out.getvalue()
+    try:
+        return json.loads(text[text.index("{"):])
+    except ValueError as exc:
+        raise AssertionError("module printed no JSON result: %r" % text) from exc
+
+
+def start(name, args, check_mode=False, env=None, tmpdir=None) -> subprocess.Popen:
+    """Start plugins/modules/<name>.py as its own process (stdout/stderr piped)."""
+    fd, path = tempfile.mkstemp(prefix="args-", suffix=".json", dir=tmpdir)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode)}, f)
+    module = os.path.join(config.REPO, "plugins", "modules", name + ".py")
+    full_env = dict(os.environ, PYTHONPATH=config.collections_root(), **(env or {}))
+    return subprocess.Popen([sys.executable, module, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=full_env)
+
+
+def finish(proc: subprocess.Popen, timeout=600) -> dict:
+    out, err = proc.communicate(timeout=timeout)
+    try:
+        result = json.loads(out[out.index("{"):])
+    except ValueError as exc:
+        raise AssertionError("module printed no JSON (rc %s): %s %s" % (proc.returncode, out, err)) from exc
+    result["rc"] = proc.returncode
+    return result
+
+
+def run(name, args, check_mode=False, env=None, timeout=600) -> dict:
+    return finish(start(name, args, check_mode=check_mode, env=env), timeout)
