@@ -28,6 +28,8 @@ from testbed import config as bed, mirror  # noqa: E402  pylint: disable=wrong-i
 COLLECTIONS = bed.collections_root()
 sys.path.insert(0, COLLECTIONS)
 os.environ["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
+# the venv's tools (ansible-playbook, ansible-doc, molecule) even when pytest is not run from it
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 # Go never reaches a network from the tests (decisions.md): no proxy, no sumdb, no toolchain
 # download, no user GOFLAGS.
 os.environ.update(GOPROXY="off", GOSUMDB="off", GOTOOLCHAIN="local", GOFLAGS="")
