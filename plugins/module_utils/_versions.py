@@ -395,10 +395,11 @@ def _is_stable(v, rel):
 
 
 def _nearest(releases, wanted_key, count=4):
-    """Tags of the published stable versions nearest to wanted_key: up to 2 newer, the rest older."""
+    """Tags of the `count` published stable versions nearest to wanted_key (2 newer, 2 older if they exist)."""
     stable = [v for v, rel in releases if _is_stable(v, rel)] or [v for v, rel in releases]
-    newer = sorted((v for v in stable if v.key >= wanted_key), key=lambda v: v.key)[:2]
-    older = [v for v in stable if v.key < wanted_key][:count - len(newer)]
+    older = [v for v in stable if v.key < wanted_key]
+    newer = sorted((v for v in stable if v.key >= wanted_key), key=lambda v: v.key)[:max(2, count - len(older))]
+    older = older[:count - len(newer)]
     picked = sorted(newer + older, key=lambda v: v.key, reverse=True)
     return ", ".join(v.tag for v in picked) or "none"
 
