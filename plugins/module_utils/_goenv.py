@@ -1,0 +1,654 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) gofleet developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Go on a host as a user meets it: every installation, the settings, and what is wrong.
+
+`discover()` gathers, without changing anything:
+  - the user's login environment (PATH in order, GO* variables), or this process's environment;
+  - every Go installation on that PATH and in the usual places (the collection's install root and
+    active link, /usr/local/go, /usr/lib/go-*, ~/sdk/go*, Go's toolchain module cache, Homebrew,
+    snap), each with version (GOROOT/VERSION), GOROOT, binary architecture (read from the file by
+    _binary.inspect, never by running it) and native/emulated;
+  - the user's go env file and $GOROOT/go.env: the settings as configured, read before any probe;
+  - `go env -json` of the winning go only (one `go env` call), run with GOTOOLCHAIN=local so that
+    probing never downloads a toolchain;
+  - the project's go.mod (`go` and `toolchain` lines) when a project directory is given.
+`evaluate()` turns that into findings, each with a stable code, a severity, a message and a fix.
+
+Standard library only: this runs on managed nodes with Python 3.8 to 3.13.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pwd
+import re
+
+from ansible_collections.gofleet.golang.plugins.module_utils import _platform
+from ansible_collections.gofleet.golang.plugins.module_utils._layout import VERSION_DIR
+
+try:
+    from ansible_collections.gofleet.golang.plugins.module_utils import _binary
+except ImportError:  # pragma: no cover - the reader ships with this collection
+    _binary = None
+
+# go_install's defaults (plugins/modules/go_install.py): versions under /opt/go, active link.
+DEFAULT_INSTALL_ROOT = "/opt/go"
+DEFAULT_ACTIVE_LINK = "/usr/local/go"
+
+SEVERITIES = ("info", "warning", "error")
+SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
+
+# (source name, glob patterns of GOROOTs; ~ is the evaluated user's home)
+USUAL_PLACES = (
+    ("distribution", ("/usr/lib/go", "/usr/lib/go-*", "/usr/lib/golang")),
+    ("sdk", ("~/sdk/go*",)),
+    ("homebrew", ("/opt/homebrew/opt/go/libexec", "/usr/local/opt/go/libexec",
+                  "/home/linuxbrew/.linuxbrew/opt/go/libexec")),
+    ("snap", ("/snap/go/current",)),
+)
+
+# the settings this module reads as configured (environment > env file > $GOROOT/go.env)
+SETTINGS = ("GOROOT", "GOPATH", "GOBIN", "GOOS", "GOARCH", "GOTOOLCHAIN", "GOPROXY", "GOPRIVATE",
+            "GONOPROXY", "GONOSUMDB", "GOINSECURE", "GOSUMDB", "GOFLAGS", "GOMODCACHE", "CGO_ENABLED",
+            "CC", "GOENV", "GO111MODULE")
+
+_MARK = "@@gofleet-env@@"
+_DUMP = "import json,os;print(%r+json.dumps(dict(os.environ)))" % _MARK
+
+
+# ---- versions (Go's own ordering: 1.21 < 1.21rc1 < 1.21.0 < 1.21.1) ----------------------
+_GOVER = re.compile(r"^(?:go)?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:(rc|beta)(\d+))?$")
+
+
+def version_key(version, release=False):
+    """Sort key of a Go version ('1.27.3', 'go1.21rc1', '1.21'); None when it is not one.
+
+    `release`: the string names a release (a VERSION file, `go version`): up to Go 1.20 the first
+    release of a minor had no `.0` (go1.20 is 1.20.0). Without it, '1.21' is the language version
+    of go.mod's `go` line, which sorts before every 1.21 release.
+    """
+    m = _GOVER.match((version or "").strip())
+    if not m:
+        return None
+    major, minor, patch, kind, pre = m.groups()
+    major, minor = int(major), int(minor or 0)
+    if kind:
+        return (major, minor, 1 if kind == "beta" else 2, 0, int(pre))
+    if patch is None and not (release and (major, minor) < (1, 21)):
+        return (major, minor, 0, 0, 0)
+    return (major, minor, 3, int(patch or 0), 0)
+
+
+def bare_version(version):
+    """'go1.27.3' -> '1.27.3' (other strings unchanged)."""
+    version = (version or "").strip()
+    return version[2:] if version.startswith("go") else version
+
+
+# ---- the user and their environment -----------------------------------------------------
+def user_info(user=None):
+    """(name, uid, home, shell) of `user` (default: whoever runs this process)."""
+    ent = pwd.getpwnam(user) if user else pwd.getpwuid(os.getuid())
+    return ent.pw_name, ent.pw_uid, ent.pw_dir, ent.pw_shell
+
+
+def login_environment(run, python, user=None):
+    """The environment a login shell of `user` ends up with, or (None, why) when there is none.
+
+    The current user: their login shell (`$SHELL -l`, else the passwd shell) started from this
+    process's environment. Another user: `su - <user>` (needs root). Either way the shell runs
+    `python` to print its environment as JSON, so no value with a newline is misread.
+    """
+    name, uid, home, shell = user_info(user)
+    if uid == os.getuid():
+        shell = os.environ.get("SHELL") or shell or "/bin/sh"
+        argv = [shell, "-l", "-c", '"$0" -c "$1"', python, _DUMP]
+    else:
+        argv = ["su", "-", name, "-c", "%s -c '%s'" % (python, _DUMP)]
+    if not _is_exe(argv[0]) and not which(argv[0], os.environ.get("PATH")):
+        return None, "%s: no such program" % argv[0]
+    rc, out, err = run(argv)
+    if rc == 0 and _MARK in out:
+        try:
+            return json.loads(out.split(_MARK, 1)[1].splitlines()[0]), None
+        except (ValueError, IndexError):
+            pass
+    return None, "%s -> rc %s: %s" % (" ".join(argv[:3]), rc, (err or out).strip()[:300])
+
+
+def fallback_environment(user=None):
+    """What a user with no usable login shell gets: HOME, USER, LOGNAME, SHELL and a default PATH."""
+    name, dummy, home, shell = user_info(user)
+    return {"HOME": home, "USER": name, "LOGNAME": name, "SHELL": shell,
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+def env_file_path(env, system="Linux"):
+    """Where `go env -w` writes for this environment ($GOENV, else os.UserConfigDir()/go/env)."""
+    if env.get("GOENV"):
+        return None if env["GOENV"] == "off" else env["GOENV"]
+    home = env.get("HOME")
+    if system == "Darwin":
+        return os.path.join(home, "Library", "Application Support", "go", "env") if home else None
+    base = env.get("XDG_CONFIG_HOME")
+    if not base or not os.path.isabs(base):
+        base = os.path.join(home, ".config") if home else None
+    return os.path.join(base, "go", "env") if base else None
+
+
+def read_env_file(path):
+    """KEY=VALUE lines of a go env file (as cmd/go reads them); {} when absent or unreadable."""
+    values = {}
+    try:
+        with open(path, "r") as f:
+            text = f.read()
+    except (OSError, TypeError, UnicodeDecodeError):
+        return values
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip()
+        if re.match(r"^[A-Za-z0-9_]+$", key):
+            values[key] = value.strip()
+    return values
+
+
+def configured_settings(env, env_file, goroot_env):
+    """{NAME: {value, source}} for SETTINGS as configured: environment, env file, $GOROOT/go.env.
+
+    Empty environment values count as set only for names cmd/go treats that way; like cmd/go, a
+    variable set (even empty) in the environment wins over the files.
+    """
+    out = {}
+    for name in SETTINGS:
+        if name in env and env[name] != "":
+            out[name] = {"value": env[name], "source": "environment"}
+        elif name in env_file:
+            out[name] = {"value": env_file[name], "source": "env_file"}
+        elif name in goroot_env:
+            out[name] = {"value": goroot_env[name], "source": "goroot_go_env"}
+    return out
+
+
+# ---- installations -------------------------------------------------------------------------
+def _is_exe(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def goroot_of(go_path):
+    """(real go binary, GOROOT) for a `go` found somewhere (links followed; snap's wrapper too)."""
+    real = os.path.realpath(go_path)
+    if os.path.basename(real) == "snap" and go_path.startswith("/snap/bin/"):
+        real = "/snap/go/current/bin/go"
+    root = os.path.dirname(os.path.dirname(real))
+    for marker in ("VERSION", os.path.join("pkg", "tool"), os.path.join("src", "runtime")):
+        if os.path.exists(os.path.join(root, marker)):
+            return real, root
+    return real, None
+
+
+def read_version(goroot):
+    """'1.27.3' from GOROOT/VERSION (first line), else None."""
+    try:
+        with open(os.path.join(goroot, "VERSION")) as f:
+            first = f.readline().strip()
+    except (OSError, TypeError):
+        return None
+    return bare_version(first) if version_key(first, release=True) else None
+
+
+def binary_facts(path):
+    """goos/goarch/go version of a binary from its headers and build info, without running it."""
+    if _binary is None:
+        return {"error": "the binary reader (module_utils/_binary) is missing"}
+    try:
+        info = _binary.inspect(path)
+    except Exception as exc:  # pylint: disable=broad-except  # any unreadable file is a fact
+        return {"error": "%s: %s" % (path, exc)}
+    if not isinstance(info, dict):
+        info = getattr(info, "__dict__", {}) or {}
+    build = info.get("build_info") or info.get("buildinfo") or {}
+    version = info.get("go_version") or (build.get("go_version") if isinstance(build, dict) else None)
+    out = {"goos": info.get("goos"), "goarch": info.get("goarch"), "go_version": version}
+    if info.get("error"):
+        out["error"] = info["error"]
+    return out
+
+
+def is_native(goarch, host, goos=None):
+    """A binary is native when the host's kernel runs its architecture itself (decisions.md);
+    a binary for another OS is not native either (it does not run at all)."""
+    if not goarch:
+        return None
+    if goos and host.get("goos") and goos != host["goos"]:
+        return False
+    kernel = host.get("kernel_goarch")
+    return goarch in (kernel, host.get("goarch"), _platform.GOARCH_32BIT.get(kernel))
+
+
+def foreign_tool_dirs(goroot, goos, goarch):
+    """pkg/tool/<os>_<arch> folders of a GOROOT that are not its own os_arch."""
+    if not goroot or not goos or not goarch:
+        return []
+    try:
+        names = os.listdir(os.path.join(goroot, "pkg", "tool"))
+    except OSError:
+        return []
+    own = "%s_%s" % (goos, goarch)
+    return sorted(n for n in names if re.match(r"^[a-z0-9]+_[a-z0-9]+$", n) and n != own)
+
+
+def usual_places(home, install_root, active_link, gomodcache, places=USUAL_PLACES):
+    """[(source, goroot)] of every GOROOT candidate outside PATH that exists."""
+    found = []
+    if install_root and os.path.isdir(install_root):
+        for name in sorted(os.listdir(install_root)):
+            if VERSION_DIR.match(name):
+                found.append(("install_root", os.path.join(install_root, name)))
+    if active_link:
+        found.append(("active_link", active_link))
+    if DEFAULT_ACTIVE_LINK != active_link:
+        found.append(("usr_local_go", DEFAULT_ACTIVE_LINK))
+    for source, patterns in places:
+        for pattern in patterns:
+            if pattern.startswith("~"):
+                if not home:
+                    continue
+                pattern = home + pattern[1:]
+            found.extend((source, p) for p in sorted(glob.glob(pattern)))
+    if gomodcache:
+        found.extend(("toolchain_cache", p)
+                     for p in sorted(glob.glob(os.path.join(gomodcache, "golang.org", "toolchain@*"))))
+    return [(s, p) for s, p in found if _is_exe(os.path.join(p, "bin", "go"))]
+
+
+def path_gos(path_value):
+    """[(index, dir, go path)] of each PATH entry holding an executable `go`, in PATH order."""
+    out = []
+    for i, d in enumerate((path_value or "").split(os.pathsep)):
+        if d and _is_exe(os.path.join(d, "go")):
+            out.append((i, d, os.path.join(d, "go")))
+    return out
+
+
+def installations(host, path_value, home, install_root, active_link, gomodcache, go=None,
+                  configured_goroot=None, places=USUAL_PLACES):
+    """Every Go installation, one entry per real GOROOT, PATH order first; and the winner's index."""
+    by_key = {}
+    ordered = []
+
+    def add(go_path, source, path_index=None):
+        real, root = goroot_of(go_path)
+        key = root or real
+        if key not in by_key:
+            entry = {"go": go_path, "real_go": real, "goroot": root, "sources": [], "path_index": None,
+                     "found_as": [], "wins": False}
+            by_key[key] = entry
+            ordered.append(entry)
+        entry = by_key[key]
+        if source not in entry["sources"]:
+            entry["sources"].append(source)
+        if go_path not in entry["found_as"]:
+            entry["found_as"].append(go_path)
+        if path_index is not None and entry["path_index"] is None:
+            entry["path_index"] = path_index
+        return entry
+
+    winner = None
+    if go:
+        winner = add(go, "option")
+    for index, dummy, go_path in path_gos(path_value):
+        entry = add(go_path, "PATH", index)
+        if winner is None:
+            winner = entry
+    if configured_goroot and _is_exe(os.path.join(configured_goroot, "bin", "go")):
+        add(os.path.join(configured_goroot, "bin", "go"), "GOROOT")
+    for source, root in usual_places(home, install_root, active_link, gomodcache, places):
+        add(os.path.join(root, "bin", "go"), source)
+    for entry in ordered:
+        entry["version"] = read_version(entry["goroot"])
+        facts = binary_facts(entry["real_go"]) if os.path.exists(entry["real_go"]) else {
+            "error": "%s does not exist" % entry["real_go"]}
+        entry["goos"] = facts.get("goos")
+        entry["goarch"] = facts.get("goarch")
+        if facts.get("error"):
+            entry["binary_error"] = facts["error"]
+        if not entry["version"] and facts.get("go_version"):
+            entry["version"] = bare_version(facts["go_version"])
+        entry["native"] = is_native(entry["goarch"], host, entry["goos"])
+        entry["foreign_tool_dirs"] = foreign_tool_dirs(entry["goroot"], entry["goos"], entry["goarch"])
+    if winner is not None:
+        winner["wins"] = True
+    return ordered, winner
+
+
+# ---- probing and go.mod --------------------------------------------------------------------
+def env_argv(env, argv):
+    """argv run with exactly `env` (nothing inherited from this process): /usr/bin/env -i K=V ..."""
+    env_bin = "/usr/bin/env" if os.path.exists("/usr/bin/env") else "env"
+    return [env_bin, "-i"] + ["%s=%s" % kv for kv in sorted(env.items()) if "=" not in kv[0]] + list(argv)
+
+
+def probe_go_env(run, go, env):
+    """(go env -json as a dict, error) of `go` in `env`, with GOTOOLCHAIN=local: never downloads."""
+    rc, out, err = run(env_argv(dict(env, GOTOOLCHAIN="local"), [go, "env", "-json"]))
+    if rc != 0:
+        return None, "%s env -json -> rc %s: %s" % (go, rc, (err or out).strip()[:500])
+    try:
+        return json.loads(out), None
+    except ValueError:
+        return None, "%s env -json printed no JSON: %s" % (go, out.strip()[:300])
+
+
+def read_go_mod(project):
+    """{'path', 'go', 'toolchain', 'needs'} of <project>/go.mod (or project itself if it is one)."""
+    path = project if os.path.basename(project) == "go.mod" else os.path.join(project, "go.mod")
+    info = {"path": path, "exists": False, "go": None, "toolchain": None, "needs": None}
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return info
+    info["exists"] = True
+    for line in text.splitlines():
+        words = line.split("//", 1)[0].split()
+        if len(words) == 2 and words[0] in ("go", "toolchain"):
+            info[words[0]] = words[1]
+    needs = [v for v in (info["go"], bare_version(info["toolchain"])) if version_key(v)]
+    if needs:
+        info["needs"] = max(needs, key=version_key)
+    return info
+
+
+def toolchain_mode(value):
+    """'auto', 'path', 'local' or 'fixed' for a GOTOOLCHAIN value (unset means auto)."""
+    value = (value or "auto").strip()
+    if value in ("auto", "path", "local"):
+        return value
+    if value.endswith("+auto"):
+        return "auto"
+    if value.endswith("+path"):
+        return "path"
+    return "fixed"
+
+
+def which(name, path_value):
+    """Full path of `name` on `path_value` (or `name` itself when it is a path), else None."""
+    if not name:
+        return None
+    if os.sep in name:
+        return name if _is_exe(name) else None
+    for d in (path_value or "").split(os.pathsep):
+        if d and _is_exe(os.path.join(d, name)):
+            return os.path.join(d, name)
+    return None
+
+
+def _on_path(folder, path_value):
+    want = os.path.realpath(folder)
+    return any(d and os.path.realpath(d) == want for d in (path_value or "").split(os.pathsep))
+
+
+# ---- the whole picture -----------------------------------------------------------------------
+def discover(run, python, user=None, login=True, go=None, project=None, install_root=DEFAULT_INSTALL_ROOT,
+             active_link=DEFAULT_ACTIVE_LINK, environ=None, host=None, places=USUAL_PLACES):
+    """Gather everything go_env_facts reports. `run(argv) -> (rc, out, err)`; `python` runs the
+    environment dump inside a login shell. `environ` replaces this process's environment when
+    login is False (tests); `host` replaces platform detection (tests of other machines)."""
+    host = dict(host or _platform.detect(run=run))
+    name, uid, home, dummy = user_info(user)
+    env, how, why = None, "process", None
+    if login:
+        env, why = login_environment(run, python, user)
+        how = "login shell"
+    if env is None and uid == os.getuid():
+        env = dict(os.environ if environ is None else environ)
+        how = "process (login shell failed)" if login else "process"
+    elif env is None:
+        env, how = fallback_environment(user), "fallback"
+    if uid != os.getuid() or not env.get("HOME"):
+        env.setdefault("HOME", home)
+    home = env.get("HOME") or home
+    file_path = env_file_path(env, host.get("system", "Linux"))
+    file_values = read_env_file(file_path) if file_path else {}
+
+    path_value = env.get("PATH", "")
+    pre = configured_settings(env, file_values, {})
+    gopath = (pre.get("GOPATH", {}).get("value") or os.path.join(home, "go")).split(os.pathsep)[0]
+    gomodcache = pre.get("GOMODCACHE", {}).get("value") or os.path.join(gopath, "pkg", "mod")
+    configured_goroot = pre.get("GOROOT", {}).get("value")
+    found, winner = installations(host, path_value, home, install_root, active_link, gomodcache, go=go,
+                                  configured_goroot=configured_goroot, places=places)
+    goroot_env = {}
+    if winner and winner.get("goroot"):
+        goroot_env = read_env_file(os.path.join(winner["goroot"], "go.env"))
+    settings = configured_settings(env, file_values, goroot_env)
+
+    go_env, probe_error = None, None
+    if winner is not None:
+        go_env, probe_error = probe_go_env(run, winner["go"], env)
+    facts = {
+        "host": host,
+        "user": {"name": name, "home": home, "environment": how, "login_error": why},
+        "path": [d for d in path_value.split(os.pathsep) if d],
+        "env_file": {"path": file_path, "exists": bool(file_path and os.path.isfile(file_path)),
+                     "values": file_values},
+        "settings": settings,
+        "installations": found,
+        "go": winner,
+        "go_env": go_env,
+        "go_env_error": probe_error,
+        "project": read_go_mod(project) if project else None,
+    }
+    facts["findings"] = evaluate(facts)
+    facts["summary"] = summarize(facts["findings"])
+    return facts
+
+
+def summarize(findings):
+    worst = max((f["severity"] for f in findings), key=SEVERITY_RANK.get, default=None)
+    counts = dict((s, sum(1 for f in findings if f["severity"] == s)) for s in SEVERITIES)
+    return {"highest_severity": worst, "counts": counts, "codes": sorted(set(f["code"] for f in findings))}
+
+
+def exceeds(findings, fail_on):
+    """The findings at or above `fail_on` ('never' -> none)."""
+    if fail_on not in SEVERITY_RANK:
+        return []
+    return [f for f in findings if SEVERITY_RANK[f["severity"]] >= SEVERITY_RANK[fail_on]]
+
+
+# ---- findings --------------------------------------------------------------------------------
+# code -> (severity, meaning); docs/go_env_facts.md shows the same table with the fixes.
+CODES = {
+    "NO_GO": ("error", "no Go installation was found, on PATH or in the usual places"),
+    "GO_NOT_ON_PATH": ("warning", "Go is installed but no `go` is on the user's PATH"),
+    "GO_NOT_RUNNABLE": ("error", "the winning `go` cannot run (`go env` failed)"),
+    "MULTIPLE_GO_ON_PATH": ("warning", "several `go` of different versions on PATH; later ones are shadowed"),
+    "GOROOT_MISMATCH": ("error", "GOROOT points elsewhere than the installation of the `go` in use"),
+    "EMULATED_TOOLCHAIN": ("warning", "the `go` in use is of a foreign architecture and runs emulated"),
+    "WRONG_OS_TOOLCHAIN": ("error", "the `go` in use is built for another operating system"),
+    "FOREIGN_ARCH_INSTALLATION": ("info", "an installation not in use is of a foreign architecture"),
+    "GOOS_GOARCH_PERSISTED": ("warning", "GOOS/GOARCH set in the go env file or the login environment"),
+    "GOBIN_NOT_ON_PATH": ("warning", "where `go install` puts programs is not on PATH"),
+    "CGO_WITHOUT_CC": ("warning", "CGO_ENABLED=1 but the C compiler (CC) is not found"),
+    "FOREIGN_PKG_TOOL": ("warning", "a GOROOT holds pkg/tool/<os>_<arch> of another platform"),
+    "TOOLCHAIN_AUTO_DOWNLOAD": ("warning", "GOTOOLCHAIN=auto and go.mod needs a newer Go: the go command downloads one"),
+    "GO_MOD_NEEDS_NEWER_GO": ("error", "go.mod needs a newer Go than the `go` in use and GOTOOLCHAIN forbids switching"),
+    "GOPROXY_OFF": ("warning", "GOPROXY=off: no module can be downloaded"),
+    "GOPRIVATE_UNSET": ("warning", "GONOSUMDB/GOINSECURE set without GOPRIVATE: private modules still go to the proxy"),
+}
+
+
+def _finding(code, message, fix, **details):
+    severity = details.pop("severity", None) or CODES[code][0]
+    return dict({"code": code, "severity": severity, "message": message, "fix": fix}, **details)
+
+
+def _where(setting):
+    return {"environment": "the login environment", "env_file": "the go env file",
+            "goroot_go_env": "$GOROOT/go.env"}.get(setting.get("source"), setting.get("source"))
+
+
+def evaluate(facts):
+    """Findings for the facts discover() gathered (pure: unit tests feed it dicts)."""
+    out = []
+    found = facts.get("installations") or []
+    go = facts.get("go")
+    go_env = facts.get("go_env") or {}
+    settings = facts.get("settings") or {}
+    path_value = os.pathsep.join(facts.get("path") or [])
+    host = facts.get("host") or {}
+    env_file = (facts.get("env_file") or {}).get("path") or "~/.config/go/env"
+
+    if not found:
+        out.append(_finding("NO_GO", "no Go installation: no `go` on PATH (%s) nor in the usual places"
+                            % (path_value or "empty"),
+                            "install Go (gofleet.golang.go_install) and put its bin/ on PATH"))
+        return out
+    if go is None:
+        roots = ", ".join(e["goroot"] or e["go"] for e in found)
+        out.append(_finding("GO_NOT_ON_PATH", "Go is installed (%s) but no `go` is on PATH" % roots,
+                            "add <GOROOT>/bin of the Go to use to PATH (e.g. in /etc/profile.d), or link it "
+                            "as /usr/local/go", installations=[e["goroot"] for e in found]))
+    on_path = sorted((e for e in found if e["path_index"] is not None), key=lambda e: e["path_index"])
+    if go is not None and facts.get("go_env_error"):
+        out.append(_finding("GO_NOT_RUNNABLE", "the go in use (%s) does not run: %s" % (go["go"], facts["go_env_error"]),
+                            "replace it with the official Go for this host (%s/%s)" % (host.get("goos"), host.get("goarch")),
+                            go=go["go"]))
+
+    # several go on PATH
+    if len(set(e.get("version") for e in on_path)) > 1 and go is not None:
+        shadowed = [e for e in on_path if e is not go]
+        out.append(_finding(
+            "MULTIPLE_GO_ON_PATH",
+            "%d Go installations on PATH: %s wins; shadowed: %s" % (
+                len(on_path), _label(go), ", ".join(_label(e) for e in shadowed)),
+            "remove the shadowed ones from PATH (or uninstall them) so that only %s is found"
+            % (go.get("goroot") or go["go"]),
+            winner=go["go"], shadowed=[e["go"] for e in shadowed]))
+
+    if go is not None:
+        own = go.get("goroot")
+        configured = settings.get("GOROOT")
+        used = go_env.get("GOROOT") or (configured or {}).get("value")
+        if own and used and os.path.realpath(used) != os.path.realpath(own):
+            src = _where(configured) if configured else "the go command"
+            out.append(_finding(
+                "GOROOT_MISMATCH",
+                "GOROOT is %s (set in %s) but the go in use, %s (go%s), lives in %s: its tools and standard "
+                "library come from another installation" % (used, src, go["go"], go.get("version"), own),
+                "unset GOROOT (go finds its own root) in %s, or point PATH at %s/bin" % (src, used),
+                goroot=used, go_root=own))
+        if go.get("native") is False and go.get("goos") != host.get("goos"):
+            out.append(_finding(
+                "WRONG_OS_TOOLCHAIN",
+                "the go in use (%s) is a %s/%s binary: it cannot run on this %s host" % (
+                    go["go"], go.get("goos"), go.get("goarch"), host.get("goos")),
+                "install the official Go for %s/%s (gofleet.golang.go_install)" % (host.get("goos"), host.get("goarch")),
+                go=go["go"], goos=go.get("goos")))
+        elif go.get("native") is False:
+            out.append(_finding(
+                "EMULATED_TOOLCHAIN",
+                "the go in use (%s) is %s/%s but this host runs %s: it runs emulated (qemu/Rosetta), slowly, "
+                "and builds %s binaries by default" % (go["go"], go.get("goos"), go.get("goarch"),
+                                                        host.get("kernel_goarch"), go.get("goarch")),
+                "install the official Go for %s/%s (gofleet.golang.go_install) and rebuild tools "
+                "(gofleet.golang.go_toolchain_rebuild)" % (host.get("goos"), host.get("goarch")),
+                go=go["go"], goarch=go.get("goarch")))
+    for e in found:
+        if e is not go and e.get("native") is False:
+            out.append(_finding(
+                "FOREIGN_ARCH_INSTALLATION", "%s is a %s/%s Go on a %s host (not in use)" % (
+                    e.get("goroot") or e["go"], e.get("goos"), e.get("goarch"), host.get("kernel_goarch")),
+                "remove it, or replace it with the %s build" % host.get("goarch"), goroot=e.get("goroot")))
+        if e.get("foreign_tool_dirs"):
+            out.append(_finding(
+                "FOREIGN_PKG_TOOL",
+                "%s (a %s/%s Go) holds pkg/tool/%s: another platform's archive was unpacked over it" % (
+                    e.get("goroot"), e.get("goos"), e.get("goarch"), ", pkg/tool/".join(e["foreign_tool_dirs"])),
+                "reinstall that Go into an empty folder (gofleet.golang.go_install)", goroot=e.get("goroot"),
+                tool_dirs=e["foreign_tool_dirs"]))
+
+    for name in ("GOOS", "GOARCH"):
+        s = settings.get(name)
+        if s and s["source"] in ("environment", "env_file"):
+            fix = ("go env -u %s (removes it from %s)" % (name, env_file) if s["source"] == "env_file"
+                   else "remove the export of %s from the shell profile; set it per build instead" % name)
+            out.append(_finding(
+                "GOOS_GOARCH_PERSISTED",
+                "%s=%s is set in %s: every build on this host cross-compiles" % (name, s["value"], _where(s)),
+                fix, variable=name, value=s["value"], source=s["source"]))
+
+    if go_env:
+        gobin = go_env.get("GOBIN") or ""
+        gopath = (go_env.get("GOPATH") or "").split(os.pathsep)[0]
+        target = gobin or (os.path.join(gopath, "bin") if gopath else "")
+        if target and not _on_path(target, path_value):
+            has_tools = os.path.isdir(target) and bool(os.listdir(target))
+            out.append(_finding(
+                "GOBIN_NOT_ON_PATH",
+                "`go install` puts programs in %s, which is not on PATH%s" % (
+                    target, " (it holds %d programs that are not found by name)" % len(os.listdir(target))
+                    if has_tools else ""),
+                "add %s to PATH in the login profile" % target,
+                severity="warning" if has_tools else "info", gobin=target))
+        if go_env.get("CGO_ENABLED") == "1":
+            cc = (go_env.get("CC") or "gcc").split()[0]
+            if not which(cc, path_value):
+                s = settings.get("CGO_ENABLED")
+                out.append(_finding(
+                    "CGO_WITHOUT_CC",
+                    "CGO_ENABLED=1%s but the C compiler %r is not found: every cgo build fails" % (
+                        " (set in %s)" % _where(s) if s else "", cc),
+                    "install a C compiler (gcc) or set CGO_ENABLED=0 (go env -w CGO_ENABLED=0)", cc=cc))
+
+    project = facts.get("project")
+    if go is not None and project and project.get("needs") and go.get("version"):
+        needs, have = project["needs"], go["version"]
+        if version_key(needs) > version_key(have, release=True):
+            s = settings.get("GOTOOLCHAIN") or {"value": "auto", "source": "default"}
+            mode = toolchain_mode(s["value"])
+            line = "toolchain %s" % project["toolchain"] if project.get("toolchain") and \
+                bare_version(project["toolchain"]) == needs else "go %s" % project["go"]
+            if mode in ("auto", "path"):
+                out.append(_finding(
+                    "TOOLCHAIN_AUTO_DOWNLOAD",
+                    "%s says `%s` but the go in use is go%s and GOTOOLCHAIN=%s (%s): every go command there "
+                    "%s another Go" % (project["path"], line, have, s["value"], _where(s),
+                                       "downloads" if mode == "auto" else "looks on PATH for"),
+                    "install go%s on the host (gofleet.golang.go_install) or lower the go.mod line; set "
+                    "GOTOOLCHAIN=local to forbid downloads" % needs,
+                    go_mod=project["path"], needs=needs, have=have))
+            else:
+                out.append(_finding(
+                    "GO_MOD_NEEDS_NEWER_GO",
+                    "%s says `%s` but the go in use is go%s and GOTOOLCHAIN=%s: go commands there fail" % (
+                        project["path"], line, have, s["value"]),
+                    "install go%s (gofleet.golang.go_install)" % needs, go_mod=project["path"], needs=needs,
+                    have=have))
+
+    proxy = settings.get("GOPROXY")
+    if proxy and proxy["value"].strip() == "off":
+        out.append(_finding("GOPROXY_OFF", "GOPROXY=off (set in %s): module downloads fail" % _where(proxy),
+                            "set GOPROXY to a module proxy (e.g. an internal mirror, or the default "
+                            "https://proxy.golang.org,direct)", source=proxy["source"]))
+    private = settings.get("GOPRIVATE")
+    loose = [n for n in ("GONOSUMDB", "GOINSECURE") if settings.get(n) and settings[n]["value"]]
+    if loose and not (private and private["value"]):
+        out.append(_finding(
+            "GOPRIVATE_UNSET",
+            "%s set without GOPRIVATE: those modules skip the checksum database but are still fetched "
+            "through the public GOPROXY, which leaks their paths" % " and ".join(loose),
+            "set GOPRIVATE to the same patterns (it implies GONOPROXY and GONOSUMDB)", variables=loose))
+    return out
+
+
+def _label(entry):
+    return "%s (go%s)" % (entry["go"], entry.get("version") or "?")
