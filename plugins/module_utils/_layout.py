@@ -32,6 +32,8 @@ import tarfile
 import tempfile
 import time
 
+from ansible_collections.gofleet.golang.plugins.module_utils._versions import version_key
+
 VERSION_DIR = re.compile(r"^go\d+\.\d+(\.\d+)?((rc|beta)\d+)?$")
 META = ".gofleet"
 # go.dev archives unpack to about 3.4 times their size; leave room for that plus the download.
@@ -255,16 +257,6 @@ class Layout:
             os.rename(target, os.path.join(trash, "old"))
             shutil.rmtree(trash, ignore_errors=True)
         _unlink(self.meta_path(version))
-
-
-def version_key(version):
-    """Sort key for version folder names (1.27.3, 1.21rc2, 1.20)."""
-    m = re.match(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:(rc|beta)(\d+))?$", version)
-    if not m:
-        return (0, 0, 0, 0, 0)
-    major, minor, patch, pre, pre_n = m.groups()
-    rank = {"beta": 0, "rc": 1, None: 2}[pre]
-    return (int(major), int(minor), int(patch or 0), rank, int(pre_n or 0))
 
 
 def _unlink(path):
