@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: go_release
 author:
-  - gofleet developers
+  - gofleet developers (@gofleet)
 version_added: 0.1.0
 short_description: Resolve a Go version spec to an official release file, its URL and SHA-256
 description:
