@@ -557,8 +557,8 @@ def evaluate(facts):
             out.append(_finding(
                 "EMULATED_TOOLCHAIN",
                 "the go in use (%s) is %s/%s but this host runs %s: it runs emulated (qemu/Rosetta), slowly, "
-                "and builds %s binaries by default" % (go["go"], go.get("goos"), go.get("goarch"),
-                                                        host.get("kernel_goarch"), go.get("goarch")),
+                "and builds %s binaries by default" % (
+                    go["go"], go.get("goos"), go.get("goarch"), host.get("kernel_goarch"), go.get("goarch")),
                 "install the official Go for %s/%s (gofleet.golang.go_install) and rebuild tools "
                 "(gofleet.golang.go_toolchain_rebuild)" % (host.get("goos"), host.get("goarch")),
                 go=go["go"], goarch=go.get("goarch")))

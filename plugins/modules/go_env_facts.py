@@ -28,7 +28,10 @@ description:
     says so.
   - See C(docs/go_env_facts.md) in the collection for the table of finding codes.
 author:
-  - gofleet developers
+  - gofleet developers (@gofleet)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
 requirements:
   - Python 3.8 or newer on the managed node (standard library only).
   - To evaluate another O(user) than the one the module runs as, root (C(su - <user>)).
