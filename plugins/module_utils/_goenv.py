@@ -27,7 +27,7 @@ import os
 import pwd
 import re
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _platform
+from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _versions
 from ansible_collections.gofleet.golang.plugins.module_utils._layout import VERSION_DIR
 
 try:
@@ -60,33 +60,21 @@ _MARK = "@@gofleet-env@@"
 _DUMP = "import json,os;print(%r+json.dumps(dict(os.environ)))" % _MARK
 
 
-# ---- versions (Go's own ordering: 1.21 < 1.21rc1 < 1.21.0 < 1.21.1) ----------------------
-_GOVER = re.compile(r"^(?:go)?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:(rc|beta)(\d+))?$")
-
-
-def version_key(version, release=False):
-    """Sort key of a Go version ('1.27.3', 'go1.21rc1', '1.21'); None when it is not one.
-
-    `release`: the string names a release (a VERSION file, `go version`): up to Go 1.20 the first
-    release of a minor had no `.0` (go1.20 is 1.20.0). Without it, '1.21' is the language version
-    of go.mod's `go` line, which sorts before every 1.21 release.
-    """
-    m = _GOVER.match((version or "").strip())
-    if not m:
+# ---- versions: module_utils/_versions is the one parser ----------------------------------------
+def version_key(version):
+    """Sort key of a Go version ('1.27.3', 'go1.20', '1.27rc1'); None when it is not one."""
+    try:
+        return _versions.version_key(version)
+    except _versions.VersionError:
         return None
-    major, minor, patch, kind, pre = m.groups()
-    major, minor = int(major), int(minor or 0)
-    if kind:
-        return (major, minor, 1 if kind == "beta" else 2, 0, int(pre))
-    if patch is None and not (release and (major, minor) < (1, 21)):
-        return (major, minor, 0, 0, 0)
-    return (major, minor, 3, int(patch or 0), 0)
 
 
 def bare_version(version):
-    """'go1.27.3' -> '1.27.3' (other strings unchanged)."""
-    version = (version or "").strip()
-    return version[2:] if version.startswith("go") else version
+    """go.dev's spelling without 'go' ('go1.27.3' -> '1.27.3', 'go1.20' -> '1.20'), else None."""
+    try:
+        return _versions.canonical(version)
+    except _versions.VersionError:
+        return None
 
 
 # ---- the user and their environment -----------------------------------------------------
@@ -200,7 +188,7 @@ def read_version(goroot):
             first = f.readline().strip()
     except (OSError, TypeError):
         return None
-    return bare_version(first) if version_key(first, release=True) else None
+    return bare_version(first)
 
 
 def binary_facts(path):
@@ -319,7 +307,7 @@ def installations(host, path_value, home, install_root, active_link, gomodcache,
         entry["goarch"] = facts.get("goarch")
         if facts.get("error"):
             entry["binary_error"] = facts["error"]
-        if not entry["version"] and facts.get("go_version"):
+        if not entry["version"] and bare_version(facts.get("go_version")):
             entry["version"] = bare_version(facts["go_version"])
         entry["native"] = is_native(entry["goarch"], host, entry["goos"])
         entry["foreign_tool_dirs"] = foreign_tool_dirs(entry["goroot"], entry["goos"], entry["goarch"])
@@ -347,22 +335,26 @@ def probe_go_env(run, go, env):
 
 
 def read_go_mod(project):
-    """{'path', 'go', 'toolchain', 'needs'} of <project>/go.mod (or project itself if it is one)."""
+    """{'path', 'exists', 'go', 'toolchain', 'needs', 'error'} of <project>/go.mod (or of project
+    itself if it names a go.mod); `needs` is the Go it asks for (_versions.parse_gomod: the
+    toolchain line when newer than the go line; `go 1.21` means at least go1.21.0)."""
     path = project if os.path.basename(project) == "go.mod" else os.path.join(project, "go.mod")
-    info = {"path": path, "exists": False, "go": None, "toolchain": None, "needs": None}
+    info = {"path": path, "exists": False, "go": None, "toolchain": None, "needs": None, "error": None}
     try:
         with open(path) as f:
             text = f.read()
-    except OSError:
+    except OSError as exc:
+        info["error"] = "%s: %s" % (path, exc.strerror)
         return info
     info["exists"] = True
     for line in text.splitlines():
         words = line.split("//", 1)[0].split()
         if len(words) == 2 and words[0] in ("go", "toolchain"):
             info[words[0]] = words[1]
-    needs = [v for v in (info["go"], bare_version(info["toolchain"])) if version_key(v)]
-    if needs:
-        info["needs"] = max(needs, key=version_key)
+    try:
+        info["needs"] = bare_version(_versions.parse_gomod(text, name=path))
+    except _versions.VersionError as exc:
+        info["error"] = str(exc)
     return info
 
 
@@ -481,6 +473,7 @@ CODES = {
     "FOREIGN_PKG_TOOL": ("warning", "a GOROOT holds pkg/tool/<os>_<arch> of another platform"),
     "TOOLCHAIN_AUTO_DOWNLOAD": ("warning", "GOTOOLCHAIN=auto and go.mod needs a newer Go: the go command downloads one"),
     "GO_MOD_NEEDS_NEWER_GO": ("error", "go.mod needs a newer Go than the `go` in use and GOTOOLCHAIN forbids switching"),
+    "GO_MOD_UNREADABLE": ("warning", "the project's go.mod is missing or names no valid Go version"),
     "GOPROXY_OFF": ("warning", "GOPROXY=off: no module can be downloaded"),
     "GOPRIVATE_UNSET": ("warning", "GONOSUMDB/GOINSECURE set without GOPRIVATE: private modules still go to the proxy"),
 }
@@ -610,13 +603,17 @@ def evaluate(facts):
                     "install a C compiler (gcc) or set CGO_ENABLED=0 (go env -w CGO_ENABLED=0)", cc=cc))
 
     project = facts.get("project")
+    if project and project.get("error"):
+        out.append(_finding("GO_MOD_UNREADABLE", "project go.mod: %s" % project["error"],
+                            "give the directory that holds the project's go.mod, or fix its go/toolchain line",
+                            go_mod=project["path"]))
     if go is not None and project and project.get("needs") and go.get("version"):
         needs, have = project["needs"], go["version"]
-        if version_key(needs) > version_key(have, release=True):
+        if version_key(needs) and version_key(have) and version_key(needs) > version_key(have):
             s = settings.get("GOTOOLCHAIN") or {"value": "auto", "source": "default"}
             mode = toolchain_mode(s["value"])
-            line = "toolchain %s" % project["toolchain"] if project.get("toolchain") and \
-                bare_version(project["toolchain"]) == needs else "go %s" % project["go"]
+            line = "go %s" % project["go"] if project.get("go") and bare_version(project["go"]) == needs \
+                else "toolchain %s" % project.get("toolchain")
             if mode in ("auto", "path"):
                 out.append(_finding(
                     "TOOLCHAIN_AUTO_DOWNLOAD",

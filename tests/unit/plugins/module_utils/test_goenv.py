@@ -27,19 +27,11 @@ def _run(argv):
     return done.returncode, done.stdout, done.stderr
 
 
-# ---- versions ------------------------------------------------------------------------------
-@pytest.mark.parametrize("older,newer", [
-    ("1.21", "1.21rc1"), ("1.21rc1", "1.21rc2"), ("1.21beta1", "1.21rc1"), ("1.21rc2", "1.21.0"),
-    ("1.21.0", "1.21.1"), ("1.21.9", "1.22"), ("1.9.7", "1.10.0"), ("go1.27.3", "go1.28.0"),
-])
-def test_go_version_order(older, newer):
-    assert _goenv.version_key(older) < _goenv.version_key(newer)
-
-
-def test_release_names_before_1_21_have_no_dot_zero():
-    assert _goenv.version_key("go1.20", release=True) == _goenv.version_key("1.20.0")
-    assert _goenv.version_key("1.20") < _goenv.version_key("1.20.0")  # go.mod's language version
-    assert _goenv.version_key("devel +abc") is None and _goenv.version_key("") is None
+# ---- versions (module_utils/_versions does the parsing) ---------------------------------------
+def test_versions_in_go_dev_spelling():
+    assert _goenv.bare_version("go1.27.3") == "1.27.3" and _goenv.bare_version("go1.20") == "1.20"
+    assert _goenv.version_key("1.27rc1") < _goenv.version_key("1.27.0") < _goenv.version_key("go1.27.3")
+    assert _goenv.version_key("devel +abc") is None and _goenv.bare_version("") is None
 
 
 # ---- env file and settings -----------------------------------------------------------------
@@ -82,8 +74,10 @@ def test_go_mod_toolchain_line_wins_when_newer(tmp_path):
     (tmp_path / "go.mod").write_text("module x\n\ngo 1.27 // lang\n\ntoolchain go1.28.1\n")
     info = _goenv.read_go_mod(str(tmp_path))
     assert info["go"] == "1.27" and info["toolchain"] == "go1.28.1" and info["needs"] == "1.28.1"
-    (tmp_path / "go.mod").write_text("module x\ngo 1.28.0\n")
+    (tmp_path / "go.mod").write_text("module x\ngo 1.28\n")  # at least go1.28.0 (decisions.md)
     assert _goenv.read_go_mod(str(tmp_path / "go.mod"))["needs"] == "1.28.0"
+    (tmp_path / "go.mod").write_text("module x\ngo banana\n")
+    assert "banana" in _goenv.read_go_mod(str(tmp_path))["error"]
     assert _goenv.read_go_mod(str(tmp_path / "none"))["exists"] is False
 
 
@@ -225,6 +219,8 @@ def test_toolchain_local_with_newer_go_mod_is_an_error():
     f = _goenv.evaluate(facts)
     assert [x["code"] for x in f] == ["GO_MOD_NEEDS_NEWER_GO"] and "toolchain go1.28.1" in f[0]["message"]
     assert _codes(_facts(project=dict(project, needs="1.27.3"))) == []
+    assert _codes(_facts(project={"path": "/p/go.mod", "needs": None, "error": "/p/go.mod: No such file"})) == \
+        ["GO_MOD_UNREADABLE"]
 
 
 def test_gobin_severity_depends_on_installed_programs(tmp_path):
