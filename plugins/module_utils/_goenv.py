@@ -164,6 +164,27 @@ def configured_settings(env, env_file, goroot_env):
     return out
 
 
+def process_emulation(host, cpuinfo="/proc/cpuinfo"):
+    """'rosetta' when this process is translated, 'qemu-user' when the CPU Linux reports is of
+    another family than `uname -m` (a whole qemu-user container: uname says aarch64, the CPU is
+    an Intel), else None."""
+    if host.get("translated"):
+        return "rosetta"
+    if host.get("system") != "Linux":
+        return None
+    try:
+        with open(cpuinfo) as f:
+            text = f.read(1 << 16)
+    except OSError:
+        return None
+    kernel = host.get("kernel_goarch")
+    if re.search(r"^vendor_id\s*:\s*(GenuineIntel|AuthenticAMD|HygonGenuine)", text, re.M) and kernel not in ("amd64", "386"):
+        return "qemu-user"
+    if re.search(r"^CPU implementer\s*:", text, re.M) and kernel not in ("arm64", "arm"):
+        return "qemu-user"
+    return None
+
+
 # ---- installations -------------------------------------------------------------------------
 def _is_exe(path):
     return os.path.isfile(path) and os.access(path, os.X_OK)
@@ -394,6 +415,7 @@ def discover(run, python, user=None, login=True, go=None, project=None, install_
     environment dump inside a login shell. `environ` replaces this process's environment when
     login is False (tests); `host` replaces platform detection (tests of other machines)."""
     host = dict(host or _platform.detect(run=run))
+    host.setdefault("emulated_by", process_emulation(host))
     name, uid, home, dummy = user_info(user)
     env, how, why = None, "process", None
     if login:

@@ -117,7 +117,7 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that:
       - ansible_facts.gofleet_go.go is not none
-      - ansible_facts.gofleet_go.go.native
+      - ansible_facts.gofleet_go.go.native is true
       - ansible_facts.gofleet_go.go.version is version('1.26', '>=')
 """
 
@@ -136,10 +136,12 @@ ansible_facts:
           description:
             - The host - C(system), C(kernel_machine) (C(uname -m)), C(goos), C(goarch) (what it should
               run), C(kernel_goarch), C(userland_bits), C(translated) (this process runs under Rosetta),
-              C(how).
+              C(how), C(emulated_by) (V(rosetta), V(qemu-user) when the CPU is of another family than
+              C(uname -m) says, as in a whole qemu-user container, else null).
           type: dict
           sample: {system: Linux, kernel_machine: x86_64, goos: linux, goarch: amd64, kernel_goarch: amd64,
-                   userland_bits: 64, translated: false, how: uname -m x86_64}
+                   userland_bits: 64, translated: false, how: uname -m x86_64,
+                   emulated_by: null}
         user:
           description: C(name), C(home), C(environment) (V(login shell), V(process), V(fallback)), C(login_error).
           type: dict

@@ -151,6 +151,21 @@ def test_native_follows_the_kernel():
     assert _goenv.is_native(None, HOST) is None
 
 
+def test_process_emulation_from_cpuinfo(tmp_path):
+    """What Linux shows in a qemu-user container (uname -m aarch64, an Intel CPU), and on real hosts."""
+    intel = tmp_path / "intel"
+    intel.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse2\n")
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n")
+    arm_host = dict(HOST, kernel_goarch="arm64", goarch="arm64", kernel_machine="aarch64")
+    assert _goenv.process_emulation(arm_host, str(intel)) == "qemu-user"
+    assert _goenv.process_emulation(arm_host, str(arm)) is None
+    assert _goenv.process_emulation(HOST, str(intel)) is None
+    assert _goenv.process_emulation(HOST, str(arm)) == "qemu-user"
+    assert _goenv.process_emulation(dict(HOST, translated=True)) == "rosetta"
+    assert _goenv.process_emulation(HOST) is None  # this machine, for real
+
+
 def test_env_argv_gives_exactly_the_environment():
     rc, out, dummy = _run(_goenv.env_argv({"A": "1", "PATH": "/usr/bin:/bin"}, ["env"]))
     assert rc == 0 and sorted(out.split()) == ["A=1", "PATH=/usr/bin:/bin"]
