@@ -26,6 +26,9 @@ import json
 import os
 import pwd
 import re
+import shlex
+import shutil
+import tempfile
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _versions
 from ansible_collections.gofleet.golang.plugins.module_utils._layout import VERSION_DIR
@@ -54,7 +57,7 @@ USUAL_PLACES = (
 # the settings this module reads as configured (environment > env file > $GOROOT/go.env)
 SETTINGS = ("GOROOT", "GOPATH", "GOBIN", "GOOS", "GOARCH", "GOTOOLCHAIN", "GOPROXY", "GOPRIVATE",
             "GONOPROXY", "GONOSUMDB", "GOINSECURE", "GOSUMDB", "GOFLAGS", "GOMODCACHE", "CGO_ENABLED",
-            "CC", "GOENV", "GO111MODULE")
+            "CC", "GOENV", "GO111MODULE", "GOCACHE")
 
 _MARK = "@@gofleet-env@@"
 _DUMP = "import json,os;print(%r+json.dumps(dict(os.environ)))" % _MARK
@@ -96,7 +99,7 @@ def login_environment(run, python, user=None):
         shell = os.environ.get("SHELL") or shell or "/bin/sh"
         argv = [shell, "-l", "-c", '"$0" -c "$1"', python, _DUMP]
     else:
-        argv = ["su", "-", name, "-c", "%s -c '%s'" % (python, _DUMP)]
+        argv = ["su", "-", name, "-c", "%s -c %s" % (shlex.quote(python), shlex.quote(_DUMP))]
     if not _is_exe(argv[0]) and not which(argv[0], os.environ.get("PATH")):
         return None, "%s: no such program" % argv[0]
     rc, out, err = run(argv)
@@ -344,15 +347,43 @@ def env_argv(env, argv):
     return [env_bin, "-i"] + ["%s=%s" % kv for kv in sorted(env.items()) if "=" not in kv[0]] + list(argv)
 
 
-def probe_go_env(run, go, env):
-    """(go env -json as a dict, error) of `go` in `env`, with GOTOOLCHAIN=local: never downloads."""
-    rc, out, err = run(env_argv(dict(env, GOTOOLCHAIN="local"), [go, "env", "-json"]))
+def user_dirs(env, system="Linux"):
+    """(config dir, cache dir) as Go's os.UserConfigDir/os.UserCacheDir see them for `env`."""
+    home = env.get("HOME") or "/"
+    if system == "Darwin":
+        return os.path.join(home, "Library", "Application Support"), os.path.join(home, "Library", "Caches")
+    config = env.get("XDG_CONFIG_HOME")
+    cache = env.get("XDG_CACHE_HOME")
+    return (config if config and os.path.isabs(config) else os.path.join(home, ".config"),
+            cache if cache and os.path.isabs(cache) else os.path.join(home, ".cache"))
+
+
+def probe_go_env(run, go, env, scratch, env_file=None, system="Linux"):
+    """(go env -json as a dict, error) of `go` as the user of `env` sees it, changing nothing.
+
+    `go env` itself writes: it creates the build cache (GOCACHE) and telemetry counters under the
+    user's config folder. The probe points both into `scratch` (GOCACHE, XDG_CONFIG_HOME), keeps
+    the user's env file through GOENV, sets GOTOOLCHAIN=local (never downloads), and reports
+    GOCACHE, GOTELEMETRYDIR and GOENV with the user's own values.
+    """
+    config, cache = user_dirs(env, system)
+    gocache = env.get("GOCACHE") or (read_env_file(env_file).get("GOCACHE") if env_file else None) \
+        or os.path.join(cache, "go-build")
+    probe = dict(env, GOTOOLCHAIN="local", GOCACHE=os.path.join(scratch, "cache"),
+                 XDG_CONFIG_HOME=os.path.join(scratch, "config"), GOENV=env_file or "off")
+    rc, out, err = run(env_argv(probe, [go, "env", "-json"]))
     if rc != 0:
         return None, "%s env -json -> rc %s: %s" % (go, rc, (err or out).strip()[:500])
     try:
-        return json.loads(out), None
+        values = json.loads(out)
     except ValueError:
         return None, "%s env -json printed no JSON: %s" % (go, out.strip()[:300])
+    values["GOCACHE"] = gocache
+    if "GOTELEMETRYDIR" in values:
+        values["GOTELEMETRYDIR"] = os.path.join(config, "go", "telemetry")
+    if not env_file and "GOENV" in values:
+        values["GOENV"] = env.get("GOENV", "off")
+    return values, None
 
 
 def read_go_mod(project):
@@ -410,10 +441,11 @@ def _on_path(folder, path_value):
 
 # ---- the whole picture -----------------------------------------------------------------------
 def discover(run, python, user=None, login=True, go=None, project=None, install_root=DEFAULT_INSTALL_ROOT,
-             active_link=DEFAULT_ACTIVE_LINK, environ=None, host=None, places=USUAL_PLACES):
+             active_link=DEFAULT_ACTIVE_LINK, environ=None, host=None, places=USUAL_PLACES, scratch_parent=None):
     """Gather everything go_env_facts reports. `run(argv) -> (rc, out, err)`; `python` runs the
     environment dump inside a login shell. `environ` replaces this process's environment when
-    login is False (tests); `host` replaces platform detection (tests of other machines)."""
+    login is False (tests); `host` replaces platform detection (tests of other machines);
+    `scratch_parent` is where the probe's throw-away folder goes (a module passes module.tmpdir)."""
     host = dict(host or _platform.detect(run=run))
     host.setdefault("emulated_by", process_emulation(host))
     name, uid, home, dummy = user_info(user)
@@ -446,7 +478,11 @@ def discover(run, python, user=None, login=True, go=None, project=None, install_
 
     go_env, probe_error = None, None
     if winner is not None:
-        go_env, probe_error = probe_go_env(run, winner["go"], env)
+        scratch = tempfile.mkdtemp(prefix="gofleet-goenv-", dir=scratch_parent)
+        try:
+            go_env, probe_error = probe_go_env(run, winner["go"], env, scratch, file_path, host.get("system", "Linux"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     facts = {
         "host": host,
         "user": {"name": name, "home": home, "environment": how, "login_error": why},

@@ -163,7 +163,12 @@ ansible_facts:
           description: The installation that wins (O(go), else the first on C(PATH)), or null.
           type: dict
         go_env:
-          description: C(go env -json) of the winning C(go), probed with C(GOTOOLCHAIN=local); null if none.
+          description:
+            - C(go env -json) of the winning C(go), probed with C(GOTOOLCHAIN=local); null if none.
+            - C(go env) writes (the build cache, telemetry counters), so the probe points C(GOCACHE) and
+              C(XDG_CONFIG_HOME) into a throw-away folder, reads the user's env file through C(GOENV), and
+              reports C(GOCACHE) and C(GOTELEMETRYDIR) with the user's own values. Nothing in the user's
+              home is created or changed.
           type: dict
         go_env_error:
           description: Why C(go env -json) failed, or null.
@@ -234,7 +239,7 @@ def main():
     try:
         facts = _goenv.discover(run, sys.executable, user=p["user"], login=p["login_environment"], go=p["go"],
                                 project=p["project"], install_root=p["install_root"],
-                                active_link=p["active_link"])
+                                active_link=p["active_link"], scratch_parent=module.tmpdir)
     except KeyError:
         module.fail_json(msg="user=%s: no such user on this host" % p["user"])
     result = dict(changed=False, ansible_facts=dict(gofleet_go=facts), findings=facts["findings"])

@@ -65,9 +65,9 @@ def main():
     calls = []
     real_probe = _goenv.probe_go_env
 
-    def counting(run, go_path, env):
+    def counting(run, go_path, *rest):
         calls.append(go_path)
-        return real_probe(run, go_path, env)
+        return real_probe(run, go_path, *rest)
     _goenv.probe_go_env = counting
     result = {}
 
