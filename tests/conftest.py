@@ -113,6 +113,14 @@ def go_binaries() -> str:
 
 
 @pytest.fixture(scope="session")
+def go_programs() -> dict:
+    """name -> {path, kind, how}: real Go programs (cross-compiled, cgo, static-pie, Go 1.15, universal
+    Mach-O, big compilers) and real non-executables for the binary reader (testbed/programs.py)."""
+    from testbed import programs  # pylint: disable=import-outside-toplevel
+    return programs.load()
+
+
+@pytest.fixture(scope="session")
 def host_goroot() -> str:
     """GOROOT of a real official Go (config.NEWEST) for this machine."""
     return mirror.host_goroot()

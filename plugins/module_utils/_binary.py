@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import struct
 
 try:
@@ -125,14 +126,20 @@ def inspect(path, detail=False):
     cannot be read.
     """
     try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise BinaryError("cannot read %s: %s" % (path, e.strerror or e))
+    if stat.S_ISDIR(mode):
+        raise BinaryError("%s is a directory" % path)
+    if not stat.S_ISREG(mode):  # a FIFO or device would block or never end: never open one
+        raise BinaryError("%s is not a regular file (%s)" % (path, _KINDS.get(stat.S_IFMT(mode), "special file")))
+    try:
         f = open(path, "rb")
     except OSError as e:
         raise BinaryError("cannot read %s: %s" % (path, e.strerror or e))
     with f:
         try:
             size = os.fstat(f.fileno()).st_size
-            if os.path.isdir(path):
-                raise BinaryError("%s is a directory" % path)
             r = _File(f, size)
             magic = r.upto(0, 8)
             if magic[:4] == b"\x7fELF":
@@ -155,6 +162,10 @@ def inspect(path, detail=False):
             raise BinaryError("truncated or corrupt header: %s" % e)
     info.update(path=path, size=size, bytes_read=total)
     return info
+
+
+_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket"}
 
 
 def _show(data):
@@ -413,11 +424,11 @@ def _macho(r):
 
 def _fat(r, magic):
     nfat = struct.unpack(">I", r.at(4, 4, "universal header"))[0]
-    if magic == b"\xca\xfe\xba\xbe" and nfat > 30:
+    if magic[:4] == b"\xca\xfe\xba\xbe" and nfat > 30:
         raise BinaryError("not an executable: a Java class file (magic CAFEBABE, version %d)" % nfat)
     if nfat == 0:
         raise BinaryError("an empty universal Mach-O (no slices)")
-    wide = magic == b"\xca\xfe\xba\xbf"
+    wide = magic[:4] == b"\xca\xfe\xba\xbf"
     entsize = 32 if wide else 20
     table = r.at(8, nfat * entsize, "universal slice table")
     slices = []

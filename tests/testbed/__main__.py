@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test bed command line (run from tests/): python -m testbed {prepare|report|demo|serve}.
 
-    prepare [all|mirror|binaries|images]  build what is missing from the cache
+    prepare [all|mirror|binaries|programs|images]  build what is missing from the cache
     report                                print the hosts and the mirror, as seen from inside
     demo                                  the main job on the built-in default (see README)
 """
@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 
-from . import config, images, mirror
+from . import config, images, mirror, programs
 
 
 def prepare(what: str):
@@ -27,6 +27,8 @@ def prepare(what: str):
         print("goroot:   %s" % mirror.host_goroot(), flush=True)
     if what in ("all", "binaries"):
         print("binaries: %s" % mirror.build_binaries(), flush=True)
+    if what in ("all", "programs"):
+        print("programs: %s" % programs.build_programs(), flush=True)
     if what in ("all", "images"):
         for name, ref in images.build_all().items():
             print("image:    %-16s %s" % (name, ref), flush=True)
@@ -71,7 +73,7 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     pp = sub.add_parser("prepare")
-    pp.add_argument("what", nargs="?", default="all", choices=["all", "mirror", "binaries", "images"])
+    pp.add_argument("what", nargs="?", default="all", choices=["all", "mirror", "binaries", "programs", "images"])
     sub.add_parser("report")
     sub.add_parser("demo")
     a = p.parse_args()
