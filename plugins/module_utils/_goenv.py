@@ -233,15 +233,8 @@ def binary_facts(path):
     return out
 
 
-def is_native(goarch, host, goos=None):
-    """A binary is native when the host's kernel runs its architecture itself (decisions.md);
-    a binary for another OS is not native either (it does not run at all)."""
-    if not goarch:
-        return None
-    if goos and host.get("goos") and goos != host["goos"]:
-        return False
-    kernel = host.get("kernel_goarch")
-    return goarch in (kernel, host.get("goarch"), _platform.GOARCH_32BIT.get(kernel))
+# the native rule has one home, _platform (go_binary_arch and go_toolchain_rebuild use it too)
+is_native = _platform.is_native
 
 
 def foreign_tool_dirs(goroot, goos, goarch):

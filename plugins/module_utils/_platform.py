@@ -110,3 +110,16 @@ def detect(run=None, system=None, machine=None, pointer_bits=None):
         info["goarch"] = GOARCH_32BIT[kernel_goarch]
         info["how"] = "uname -m %s with a 32-bit userland" % machine
     return info
+
+
+def is_native(goarch, host, goos=None):
+    """A binary is native when the host's kernel runs its architecture itself (decisions.md):
+    the kernel's arch, the arch the host should run, or the 32-bit arch of a 64-bit kernel
+    (a 386 program on an amd64 kernel is no emulation). A binary for another OS is not native
+    either (it does not run at all). `host` is detect()'s dict; None when goarch is unknown."""
+    if not goarch:
+        return None
+    if goos and host.get("goos") and goos != host["goos"]:
+        return False
+    kernel = host.get("kernel_goarch")
+    return goarch in (kernel, host.get("goarch"), GOARCH_32BIT.get(kernel))
