@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 
-from . import config, images, mirror, programs
+from . import config, hosts, images, mirror, programs
 
 
 def prepare(what: str):
@@ -68,6 +68,32 @@ def report():
         proc.terminate()
 
 
+def demo():
+    """Provision Go from the local mirror onto an amd64 and an arm64 Debian host; print the result."""
+    tree = mirror.build_mirror()
+    names = ["bookworm-amd64", "bookworm-arm64"]
+    images.build_all(names)
+    proc, url = _start_server(tree)
+    try:
+        with hosts.running(names, prefix="gofleet-demo") as running:
+            inv = hosts.inventory(running, os.path.join(config.CACHE, "demo-inventory.json"))
+            rc, out, result = hosts.playbook(os.path.join(config.REPO, "playbooks", "provision.yml"), inv,
+                                             {"gofleet_go_base_url": url})
+            if rc != 0:
+                print(out[-4000:])
+                raise SystemExit("the provision playbook failed (rc %d)" % rc)
+            print("\nper-host summary (from the playbook):")
+            for host, res in sorted(hosts.task_results(result, "Summary").items()):
+                print("  %-34s %s" % (host, res.get("msg")))
+            print("\nchecked from outside each host (podman exec):")
+            for host in sorted(running):
+                seen = images.podman("exec", host, "sh", "-lc",
+                                     "echo $(uname -m): $(/usr/local/go/bin/go version)", check=False)
+                print("  %-34s %s" % (host, (seen.stdout or seen.stderr).strip()))
+    finally:
+        proc.terminate()
+
+
 def main():
     p = argparse.ArgumentParser(prog="python -m testbed", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +105,8 @@ def main():
     a = p.parse_args()
     if a.cmd == "prepare":
         prepare(a.what)
+    elif a.cmd == "demo":
+        demo()
     else:
         report()
 

@@ -34,9 +34,18 @@ def call(main, args, check_mode=False, diff=False) -> dict:
             pass
     text = out.getvalue()
     try:
-        return json.loads(text[text.index("{"):])
+        return plain_warnings(json.loads(text[text.index("{"):]))
     except ValueError as exc:
         raise AssertionError("module printed no JSON result: %r" % text) from exc
+
+
+def plain_warnings(result: dict) -> dict:
+    """ansible-core 2.19 prints warnings as structured WarningSummary objects; tests read the text
+    the controller would show, so turn each back into its message."""
+    if result.get("warnings"):
+        result["warnings"] = [w.get("event", {}).get("msg", str(w)) if isinstance(w, dict) else w
+                              for w in result["warnings"]]
+    return result
 
 
 def start(name, args, check_mode=False, env=None, tmpdir=None) -> subprocess.Popen:
@@ -57,7 +66,7 @@ def finish(proc: subprocess.Popen, timeout=600) -> dict:
     except ValueError as exc:
         raise AssertionError("module printed no JSON (rc %s): %s %s" % (proc.returncode, out, err)) from exc
     result["rc"] = proc.returncode
-    return result
+    return plain_warnings(result)
 
 
 def run(name, args, check_mode=False, env=None, timeout=600) -> dict:

@@ -1,0 +1,337 @@
+# Copyright (c) gofleet developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""go_install for real: the local go.dev mirror, real archives, temporary install roots on this
+machine. Every changing call is run twice and the second asserted unchanged."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.gofleet.golang.plugins.modules import go_install
+from testbed import ansible_module, config
+
+NEW, OLD, OLDER_PATCH = config.NEWEST, config.OLDSTABLE, "1.27.2"
+
+
+@pytest.fixture
+def where(tmp_path):
+    return dict(install_root=str(tmp_path / "root"), active_link=str(tmp_path / "bin" / "go"))
+
+
+def install(go_mirror, where, check_mode=False, diff=False, **args):
+    return ansible_module.call(go_install.main, dict(base_url=go_mirror.url, retries=1, timeout=5, **where, **args),
+                               check_mode=check_mode, diff=diff)
+
+
+def go_version(link):
+    return subprocess.run([os.path.join(link, "bin", "go"), "version"], capture_output=True, text=True,
+                          check=True, env=dict(os.environ, GOROOT="")).stdout.strip()
+
+
+def archive_gets(go_mirror):
+    return [e for e in go_mirror.log() if e["path"].startswith("/go/") and e["path"].endswith(".tar.gz")]
+
+
+def leftovers(where):
+    root = where["install_root"]
+    return [n for n in os.listdir(root) if n.startswith((".stage-", ".download-", ".trash-"))] \
+        if os.path.isdir(root) else []
+
+
+def test_install_upgrade_switch_prune_remove(go_mirror, where):
+    r = install(go_mirror, where, version="1.27.x", diff=True)
+    assert r["changed"] and not r.get("failed"), r
+    assert (r["version"], r["os"], r["arch"], r["active_version"]) == (NEW, "linux", "amd64", NEW)
+    assert r["diff"]["before"].startswith("active: none") and r["diff"]["after"].startswith("active: go" + NEW)
+    assert go_version(where["active_link"]) == "go version go%s linux/amd64" % NEW
+    assert r["bytes_downloaded"] > 50 << 20 and len(archive_gets(go_mirror)) == 1
+    published = {f["filename"]: f["sha256"] for rel in go_mirror.index() for f in rel["files"]}
+    assert r["sha256"] == published["go%s.linux-amd64.tar.gz" % NEW]
+
+    again = install(go_mirror, where, version="1.27.x")
+    assert not again["changed"] and len(archive_gets(go_mirror)) == 1  # no second download
+
+    # a second version side by side, not activated
+    r = install(go_mirror, where, version="oldstable", activate=False)
+    assert r["changed"] and r["version"] == OLD and r["active_version"] == NEW
+    assert r["installed_versions"] == [OLD, NEW]
+    assert not install(go_mirror, where, version="oldstable", activate=False)["changed"]
+
+    # switch to it (no download), then back
+    gets = len(archive_gets(go_mirror))
+    r = install(go_mirror, where, version=OLD)
+    assert r["changed"] and r["previous_version"] == NEW and r["active_version"] == OLD
+    assert go_version(where["active_link"]).startswith("go version go%s " % OLD)
+    assert not install(go_mirror, where, version=OLD)["changed"]
+    r = install(go_mirror, where, version="stable")
+    assert r["changed"] and r["active_version"] == NEW and len(archive_gets(go_mirror)) == gets
+
+    # prune: keep one (the active one)
+    r = install(go_mirror, where, version="stable", keep=1)
+    assert r["changed"] and r["removed_versions"] == [OLD] and r["installed_versions"] == [NEW]
+    assert not install(go_mirror, where, version="stable", keep=1)["changed"]
+
+    # removing the active version needs force
+    r = install(go_mirror, where, version=NEW, state="absent")
+    assert r.get("failed") and "active version" in r["msg"]
+    assert go_version(where["active_link"]) == "go version go%s linux/amd64" % NEW
+    r = install(go_mirror, where, version=NEW, state="absent", force=True)
+    assert r["changed"] and r["installed_versions"] == [] and not os.path.lexists(where["active_link"])
+    assert not install(go_mirror, where, version=NEW, state="absent", force=True)["changed"]
+    assert leftovers(where) == []
+
+
+def test_check_mode_downloads_nothing_and_tells_what_would_happen(go_mirror, where):
+    r = install(go_mirror, where, version="1.26", check_mode=True, diff=True)
+    assert r["changed"] and r["version"] == OLD
+    assert r["url"] == go_mirror.url + "/dl/go%s.linux-amd64.tar.gz" % OLD and len(r["sha256"]) == 64
+    assert r["diff"]["after"].startswith("active: go" + OLD)
+    assert archive_gets(go_mirror) == [] and not os.path.exists(where["install_root"])
+    assert not os.path.lexists(where["active_link"])
+
+
+def test_unknown_version_names_nearest(go_mirror, where):
+    r = install(go_mirror, where, version="1.27.9")
+    assert r.get("failed") and "1.27.3" in r["msg"], r["msg"]
+    assert not os.path.exists(where["install_root"])
+
+
+def test_arch_not_published_lists_what_is(go_mirror, where):
+    r = install(go_mirror, where, version=OLDER_PATCH, arch="arm64")
+    assert r.get("failed") and "linux-amd64" in r["msg"].replace("linux/amd64", "linux-amd64"), r["msg"]
+
+
+@pytest.fixture
+def active_old(go_mirror, where):
+    """A working previously active Go (1.26.6) that every failure must leave intact."""
+    r = install(go_mirror, where, version=OLD)
+    assert r["changed"]
+    go_mirror.reset()
+    return go_version(where["active_link"])
+
+
+def _intact(where, before):
+    assert go_version(where["active_link"]) == before
+    assert leftovers(where) == []
+    assert sorted(os.listdir(where["install_root"])) == [".gofleet", ".lock", "go" + OLD]
+
+
+def test_digest_mismatch_names_both_and_changes_nothing(go_mirror, where, active_old):
+    go_mirror.fault("bad_digest")
+    r = install(go_mirror, where, version=NEW)
+    assert r.get("failed")
+    published = {f["filename"]: f["sha256"] for rel in go_mirror.index() for f in rel["files"]}
+    assert published["go%s.linux-amd64.tar.gz" % NEW] in r["msg"] and "0" * 64 in r["msg"]
+    _intact(where, active_old)
+
+
+@pytest.mark.parametrize("fault,words", [
+    ("http500", "HTTP 500"), ("http404", "HTTP 404"), ("truncate", "connection closed after"),
+    ("stall", "timeout"), ("redirect_loop", "redirect")])
+def test_download_faults_fail_cleanly(go_mirror, where, active_old, fault, words):
+    # the index is fetched first: the fault is switched on for the archive only
+    rel = install(go_mirror, where, version=NEW, check_mode=True)
+    assert rel["changed"]
+    go_mirror.fault(fault, seconds=8)
+    r = ansible_module.call(go_install.main, dict(base_url=go_mirror.url, retries=1, timeout=2, version=NEW,
+                                                  checksum=rel["sha256"], **where))
+    assert r.get("failed") and words in r["msg"], r["msg"]
+    _intact(where, active_old)
+
+
+def test_mislabeled_archive_is_refused_after_arch_check(go_mirror, where, active_old, tmp_path):
+    """An arm64 distribution under an amd64 name (a mislabeled mirror), with a matching digest."""
+    fake = tmp_path / ("go%s.linux-amd64.tar.gz" % NEW)
+    shutil.copy(os.path.join(go_mirror.tree, "go%s.linux-arm64.tar.gz" % NEW), fake)
+    digest = {f["filename"]: f["sha256"] for rel in go_mirror.index() for f in rel["files"]}[
+        "go%s.linux-arm64.tar.gz" % NEW]
+    r = install(go_mirror, where, src=str(fake), checksum=digest, version=NEW)
+    assert r.get("failed") and "linux/arm64, not linux/amd64" in r["msg"], r["msg"]
+    _intact(where, active_old)
+
+
+def test_src_install_is_verified_and_idempotent(go_mirror, where, tmp_path):
+    src = os.path.join(go_mirror.tree, "go%s.linux-amd64.tar.gz" % OLD)
+    digest = open(src + ".sha256").read().strip()
+    r = install(go_mirror, where, src=src, checksum="sha256:" + "f" * 64)
+    assert r.get("failed") and digest in r["msg"] and "f" * 64 in r["msg"]
+    r = install(go_mirror, where, src=src, checksum=digest)
+    assert r["changed"] and r["version"] == OLD and r["url"] is None
+    assert not install(go_mirror, where, src=src, checksum=digest)["changed"]
+    assert go_mirror.log() == []  # air-gapped: the mirror was never asked
+    r = install(go_mirror, where, src=src)
+    assert r.get("failed") and "checksum" in r["msg"]
+
+
+def test_version_file_go_mod(go_mirror, where, tmp_path):
+    gomod = tmp_path / "go.mod"
+    gomod.write_text("module example.com/app\n\ngo 1.26.0\n\ntoolchain go%s\n" % OLD)
+    r = install(go_mirror, where, version_file=str(gomod))
+    assert r["changed"] and r["version"] == OLD
+    assert not install(go_mirror, where, version_file=str(gomod))["changed"]
+
+
+def test_damaged_version_is_reinstalled_with_a_warning(go_mirror, where):
+    assert install(go_mirror, where, version=OLD)["changed"]
+    goroot = os.path.join(where["install_root"], "go" + OLD)
+    os.unlink(os.path.join(goroot, "bin", "go"))
+    r = install(go_mirror, where, version=OLD)
+    assert r["changed"] and any("damaged" in w for w in r.get("warnings", [])), r
+    assert go_version(where["active_link"]).startswith("go version go" + OLD)
+
+
+def test_disk_full_fails_cleanly(go_mirror, tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mnt)], check=True)
+    try:
+        where = dict(install_root=str(mnt / "root"), active_link=str(tmp_path / "go"))
+        r = install(go_mirror, where, version=NEW)
+        assert r.get("failed") and "not enough free space" in r["msg"], r["msg"]
+        assert leftovers(where) == [] and not os.path.lexists(where["active_link"])
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_two_runs_at_once_both_succeed_one_installs(go_mirror, where):
+    procs = [ansible_module.start("go_install", dict(base_url=go_mirror.url, version=OLD, **where))
+             for _run in range(2)]
+    results = [ansible_module.finish(p) for p in procs]
+    assert all(r["rc"] == 0 for r in results), results
+    assert sorted(r["changed"] for r in results) == [False, True]
+    assert len(archive_gets(go_mirror)) == 1
+
+
+def _wait_for(predicate, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("moment", ["download", "extraction", "before_switch"])
+def test_kill_9_leaves_previous_go_working_and_rerun_completes(go_mirror, where, active_old, moment, tmp_path):
+    args = dict(base_url=go_mirror.url, version=NEW, **where)
+    env = {}
+    root = where["install_root"]
+    marker = str(tmp_path / "paused")
+
+    def ready():
+        if moment == "download":
+            return any(n.startswith(".download-") for n in os.listdir(root))
+        if moment == "extraction":
+            return any(n.startswith(".stage-") and os.path.isdir(os.path.join(root, n, "go", "src"))
+                       for n in os.listdir(root))
+        return os.path.exists(marker)
+
+    if moment == "download":
+        go_mirror.fault("stall", count=1, seconds=30)
+    elif moment == "before_switch":
+        env = dict(_GOFLEET_PAUSE_AT="before_switch", _GOFLEET_PAUSE_MARKER=marker)
+    proc = ansible_module.start("go_install", args, env=env)
+    assert _wait_for(ready), "the module never reached %s" % moment
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert go_version(where["active_link"]) == active_old  # the previous Go still works
+    go_mirror.reset()
+    r = ansible_module.run("go_install", args)
+    assert r["rc"] == 0 and r["changed"] and r["active_version"] == NEW, r
+    assert go_version(where["active_link"]).startswith("go version go" + NEW)
+    assert leftovers(where) == []
+
+
+# ---- real hosts: the test bed's Debian containers, amd64 and arm64 (qemu-user) -------------------
+def _podman_exec(host, *cmd):
+    return subprocess.run(["podman", "exec", host] + list(cmd), capture_output=True, text=True, check=False,
+                          timeout=600)
+
+
+def _container_play(tmp_path, hosts, tasks, name="play", **play):
+    import yaml  # pylint: disable=import-outside-toplevel
+    from testbed import hosts as bed_hosts  # pylint: disable=import-outside-toplevel
+    path = tmp_path / ("%s.yml" % name)
+    path.write_text(yaml.safe_dump([dict(dict(hosts="all", gather_facts=False, tasks=tasks), **play)],
+                                   sort_keys=False))
+    inv = bed_hosts.inventory(hosts, str(tmp_path / "inventory.json"))
+    return bed_hosts.playbook(str(path), inv)
+
+
+@pytest.mark.containers
+@pytest.mark.arm64
+def test_each_container_gets_its_own_architecture_twice_run_unchanged(go_mirror, distro_images, tmp_path):
+    """Nothing forced: the amd64 host gets linux-amd64, the arm64 host (qemu-user container, uname -m
+    aarch64: an arm64 host per decisions.md) gets linux-arm64, each `go` runs and says so; the
+    second run downloads nothing and reports no change."""
+    from testbed import hosts as bed_hosts  # pylint: disable=import-outside-toplevel
+    task = {"name": "go", "gofleet.golang.go_install": {"version": NEW, "base_url": go_mirror.url}}
+    with bed_hosts.running(["bookworm-amd64", "bookworm-arm64"]) as hosts:
+        rc, out, result = _container_play(tmp_path, hosts, [task])
+        assert rc == 0, out
+        first = bed_hosts.task_results(result, "go")
+        gets = archive_gets(go_mirror)
+        rc, out, result = _container_play(tmp_path, hosts, [task])
+        assert rc == 0, out
+        second = bed_hosts.task_results(result, "go")
+        assert archive_gets(go_mirror) == gets, "the second run downloaded again"
+        for host, image in hosts.items():
+            arch = image.rsplit("-", 1)[1]
+            assert first[host]["changed"] and first[host]["arch"] == arch, first[host]
+            assert first[host]["url"].endswith("go%s.linux-%s.tar.gz" % (NEW, arch))
+            assert not second[host]["changed"], second[host]
+            done = _podman_exec(host, "/usr/local/go/bin/go", "version")
+            assert done.stdout.strip() == "go version go%s linux/%s" % (NEW, arch), done.stdout + done.stderr
+            machine = _podman_exec(host, "uname", "-m").stdout.strip()
+            assert machine == {"amd64": "x86_64", "arm64": "aarch64"}[arch]
+        assert sorted(os.path.basename(g["path"]) for g in gets) == sorted(
+            "go%s.linux-%s.tar.gz" % (NEW, a) for a in ("amd64", "arm64"))
+
+
+@pytest.mark.containers
+def test_examples_run_in_a_container(go_mirror, distro_images, tmp_path):
+    """The module's EXAMPLES as written, on a bookworm host: only what cannot exist here is replaced
+    (the mirror URL, a real go.mod, the real archive and digest for the air-gapped example)."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    from testbed import hosts as bed_hosts  # pylint: disable=import-outside-toplevel
+    archive = "go%s.linux-amd64.tar.gz" % NEW
+    with open(os.path.join(go_mirror.tree, archive + ".sha256")) as f:
+        digest = f.read().split()[0]
+    text = go_install.EXAMPLES.replace("https://mirror.example.com/golang", go_mirror.url).replace(
+        "/var/tmp/go1.27.3.linux-amd64.tar.gz", "/var/tmp/" + archive).replace("sha256:4a8b0c...", "sha256:" + digest)
+    examples = yaml.safe_load(text)
+    assert len(examples) == 6
+    setup = [
+        {"name": "a project folder", "ansible.builtin.file": {"path": "/srv/app", "state": "directory"}},
+        {"name": "a project", "ansible.builtin.copy": {"dest": "/srv/app/go.mod",
+                                                       "content": "module example.com/app\n\ngo 1.26\n\ntoolchain go%s\n" % OLD}},
+        {"name": "the archive on the node", "ansible.builtin.copy": {"src": os.path.join(go_mirror.tree, archive),
+                                                                     "dest": "/var/tmp/" + archive}},
+    ]
+    with bed_hosts.running(["bookworm-amd64"]) as hosts:
+        rc, out, result = _container_play(
+            tmp_path, hosts, setup + examples,
+            module_defaults={"gofleet.golang.go_install": {"base_url": go_mirror.url}})
+        assert rc == 0, out
+        host = next(iter(hosts))
+        done = [bed_hosts.task_results(result, t["name"])[host] for t in examples]
+        assert [d["version"] for d in done] == [NEW, OLD, OLD, NEW, NEW, OLD]
+        # go.mod names 1.26.6 (installed, inactive): switching to it is a change; 1.27.3 switches back
+        assert [d["changed"] for d in done] == [True, True, True, True, False, True]
+        listing = _podman_exec(host, "ls", "/opt/go").stdout.split()
+        assert [n for n in listing if n.startswith("go1")] == ["go" + NEW]
+        assert _podman_exec(host, "/usr/local/go/bin/go", "version").stdout.startswith("go version go" + NEW)
+
+
+def test_ansible_doc_renders():
+    done = subprocess.run(["ansible-doc", "gofleet.golang.go_install"], capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert done.returncode == 0 and "checksum" in done.stdout and "RETURN VALUES" in done.stdout, \
+        done.stdout + done.stderr
+    assert "WARNING" not in done.stderr, done.stderr
