@@ -357,8 +357,10 @@ def _macho(r):
     segments = []  # (name, vmaddr, fileoff, filesize, maxprot, initprot)
     sections = {}  # name -> (addr, offset, size)
     platform = None
+    platform_cmd = None
     dylibs = False
     has_symbols = False
+    defined_symbols = None  # from LC_DYSYMTAB: local + external defined symbols (imports do not count)
     i = 0
     for _n in range(ncmds):
         if i + 8 > len(cmds):
@@ -385,8 +387,10 @@ def _macho(r):
                 sections.setdefault(sname.rstrip(b"\0").decode("latin-1"), (addr, offset, size))
         elif cmd == 0x32 and platform is None:  # LC_BUILD_VERSION
             platform = struct.unpack(e + "I", body[8:12])[0]
-        elif cmd in (0x24, 0x25, 0x2F, 0x30) and platform is None:  # LC_VERSION_MIN_*
+        elif cmd in (0x24, 0x25, 0x2F, 0x30) and platform is None:  # LC_VERSION_MIN_* (older linkers)
             platform = {0x24: 1, 0x25: 2, 0x2F: 3, 0x30: 4}[cmd]
+            platform_cmd = {0x24: "LC_VERSION_MIN_MACOSX", 0x25: "LC_VERSION_MIN_IPHONEOS", 0x2F: "LC_VERSION_MIN_TVOS",
+                            0x30: "LC_VERSION_MIN_WATCHOS"}[cmd]
         elif cmd == 0xE:  # LC_LOAD_DYLINKER
             off = struct.unpack(e + "I", body[8:12])[0]
             info["interpreter"] = body[off:].split(b"\0", 1)[0].decode("utf-8", "replace")
@@ -394,13 +398,18 @@ def _macho(r):
             dylibs = True
         elif cmd == 0x2:  # LC_SYMTAB
             has_symbols = struct.unpack(e + "I", body[12:16])[0] > 0
+        elif cmd == 0xB and len(body) >= 24:  # LC_DYSYMTAB: ilocalsym, nlocalsym, iextdefsym, nextdefsym
+            nlocal, _iext, nextdef = struct.unpack(e + "III", body[12:24])
+            defined_symbols = nlocal + nextdef
         i += cmdsize
     info["linkage"] = "dynamic" if (dylibs or info["interpreter"]) else "static"
+    if defined_symbols is not None:  # `-s` (strip) keeps the undefined (imported) symbols in LC_SYMTAB
+        has_symbols = defined_symbols > 0
     info["stripped"] = not (has_symbols or "__debug_info" in sections or "__zdebug_info" in sections)
     header_os, source = None, None
     if platform is not None:
         header_os = MACHO_PLATFORMS.get(platform)
-        source = "Mach-O platform %d" % platform
+        source = platform_cmd and "Mach-O %s" % platform_cmd or "Mach-O platform %d" % platform
     if "__gopclntab" in sections or "__go_buildinfo" in sections:
         info["is_go"] = True
     text = sections.get("__text")

@@ -11,11 +11,12 @@ file) and writes programs.json describing each entry (name -> {path, kind, how})
   directory; built inside a git work tree so `vcs.*` settings are stamped. Targets: linux riscv64,
   loong64, mips64le, mips, ppc64, arm (GOARM=6 and 7), freebsd/amd64, and on linux/amd64 a static
   build with a quoted -ldflags value, a `-ldflags='-s -w' -trimpath -tags` build, an internal-link
-  PIE, a cgo program linked dynamically with gcc and a static-pie cgo build.
+  PIE, a cgo program linked dynamically with gcc and a static-pie cgo build; `-s -w` builds for
+  windows/amd64 (PE) and darwin/arm64 (Mach-O).
 - Go 1.15 (Debian bullseye's golang-1.15-go + golang-1.15-src, fetched with `apt-get download`
   through a private sources list and unpacked with dpkg-deb -x): the same module built for
-  linux amd64, 386 and s390x (the pre-1.18 build-info format: pointers, 4/8 bytes, both byte
-  orders), and Debian's own go1.15 `go` binary.
+  linux amd64, 386, arm and s390x, windows/386 and darwin/amd64 (the pre-1.18 build-info format:
+  pointers, 4/8 bytes, both byte orders, in ELF, PE and Mach-O), and Debian's own go1.15 `go`.
 - A universal Mach-O: llvm-lipo-14 -create of the official darwin amd64 and arm64 `go`.
 - A non-Go ELF (/bin/ls), a text file, a Java class header (CAFEBABE with a version, not a fat
   Mach-O), an empty file, truncated copies of a Go binary (inside the headers and before its
@@ -123,7 +124,12 @@ TARGETS = {
     "linux-amd64-static-pie": ("host", "./cmd/cgohello",
                                {"GOOS": "linux", "GOARCH": "amd64", "CGO_ENABLED": "1", "CC": "gcc"},
                                ["-buildmode=pie", "-ldflags=-linkmode=external -extldflags=-static-pie"]),
+    "windows-amd64-stripped": ("host", ".", {"GOOS": "windows", "GOARCH": "amd64"}, ["-ldflags=-s -w"]),
+    "darwin-arm64-stripped": ("host", ".", {"GOOS": "darwin", "GOARCH": "arm64"}, ["-ldflags=-s -w"]),
     "go115-linux-amd64": ("go1.15", ".", {"GOOS": "linux", "GOARCH": "amd64", "CGO_ENABLED": "0"}, []),
+    "go115-linux-arm": ("go1.15", ".", {"GOOS": "linux", "GOARCH": "arm", "GOARM": "7"}, []),
+    "go115-windows-386": ("go1.15", ".", {"GOOS": "windows", "GOARCH": "386"}, []),
+    "go115-darwin-amd64": ("go1.15", ".", {"GOOS": "darwin", "GOARCH": "amd64"}, []),
     "go115-linux-386": ("go1.15", ".", {"GOOS": "linux", "GOARCH": "386"}, []),
     "go115-linux-s390x": ("go1.15", ".", {"GOOS": "linux", "GOARCH": "s390x"}, []),
 }

@@ -41,6 +41,19 @@ EXECUTABLES = GO_EXECUTABLES + ["non-go-elf"]
 BIG = ["big-%s-%s" % p for p in sorted(config.WHEEL_PLATFORMS)]
 
 
+def _goos(name):
+    """The GOOS a fixture was built for (how the test bed made it, used only to pick the oracle)."""
+    if name.startswith("official-"):
+        return name.split("-")[1]
+    if name in programs.TARGETS:
+        return programs.TARGETS[name][2]["GOOS"]
+    return "darwin" if name == "darwin-universal" else "linux"
+
+
+ELF = [n for n in EXECUTABLES if _goos(n) not in ("darwin", "windows")]
+MACHO_PE = [n for n in EXECUTABLES if _goos(n) in ("darwin", "windows") and n != "darwin-universal"]
+
+
 @pytest.fixture(scope="module")
 def fx(go_binaries, go_programs):
     """name -> path of every fixture."""
@@ -176,11 +189,14 @@ def llvm_oracle(path):
     if re.search(r"^Format: Mach-O", text, re.M):
         heads = run(["llvm-objdump-14", "--macho", "--private-headers", path]).stdout
         m = re.search(r"^\s+name (\S+) \(offset", heads, re.M)
-        nsyms = re.search(r"^\s+nsyms (\d+)", heads, re.M)
-        platform = re.search(r"^\s+platform (\S+)", heads, re.M)
+        # defined symbols: LC_DYSYMTAB's local + external defined ones (a stripped file keeps its imports)
+        counts = {k: int(v) for k, v in re.findall(r"^\s+(nsyms|nlocalsym|nextdefsym) (\d+)", heads, re.M)}
+        defined = counts["nlocalsym"] + counts["nextdefsym"] if "nlocalsym" in counts else counts.get("nsyms", 0)
+        platform = re.search(r"^\s+platform (\S+)", heads, re.M)  # LC_BUILD_VERSION
+        version_min = re.search(r"^\s+cmd LC_VERSION_MIN_MACOSX$", heads, re.M)  # older linkers (Go 1.15)
         out.update(format="macho", interpreter=m.group(1) if m else None,
-                   stripped=not (nsyms and int(nsyms.group(1))) and "__debug_info" not in heads,
-                   goos=MACHO_PLATFORM.get(platform.group(1)) if platform else None)
+                   stripped=not defined and "__debug_info" not in heads,
+                   goos=MACHO_PLATFORM.get(platform.group(1)) if platform else "darwin" if version_min else None)
     else:
         nsyms = int(re.search(r"SymbolCount: (\d+)", text).group(1))
         out.update(format="pe", interpreter=None, stripped=nsyms == 0, goos="windows")
@@ -208,14 +224,18 @@ def test_build_info_agrees_with_go_version_m(fx, go, name):
 
 
 def test_old_and_new_build_info_formats_are_both_covered(fx, go):
-    """The fixtures hold both formats: Go 1.15 (pointers, 4 and 8 bytes, both byte orders) and >= 1.18."""
-    seen = {}
+    """Guard for the test above: the fixtures hold Go 1.15's pointer format in ELF (32/64-bit, both
+    byte orders), PE and Mach-O, and Go >= 1.18's inline format."""
+    old, new = {}, set()
     for name in GO_EXECUTABLES:
         info = _binary.inspect(fx[name])
-        seen.setdefault(info["go_version"], set()).add((info["bits"], info["endianness"]))
-    assert {(32, "little"), (64, "little"), (64, "big")} <= seen[go_oracle(go, fx["go115-linux-s390x"])["go_version"]] | \
-        seen[go_oracle(go, fx["go115-linux-386"])["go_version"]]
-    assert len(seen) >= 2
+        want = go_oracle(go, fx[name])
+        if want["go_version"].startswith("go1.15"):
+            old.setdefault(info["format"], set()).add((info["bits"], info["endianness"]))
+        else:
+            new.add(info["format"])
+    assert set(old) == new == {"elf", "pe", "macho"}
+    assert {(32, "little"), (64, "little"), (64, "big")} <= old["elf"]
 
 
 @pytest.mark.parametrize("name", GO_EXECUTABLES)
@@ -243,8 +263,7 @@ def test_headers_agree_with_file(fx, go, name):
     assert info["goos_source"]
 
 
-@pytest.mark.parametrize("name", [n for n in EXECUTABLES if not n.startswith(("official-darwin", "official-windows",
-                                                                                    "darwin-"))])
+@pytest.mark.parametrize("name", ELF)
 def test_elf_headers_agree_with_readelf(fx, name):
     info = _binary.inspect(fx[name])
     seen = readelf_oracle(fx[name])
@@ -254,8 +273,7 @@ def test_elf_headers_agree_with_readelf(fx, name):
         assert info["goos"] == "freebsd"
 
 
-@pytest.mark.parametrize("name", [n for n in EXECUTABLES if not n.startswith(("official-darwin", "official-windows",
-                                                                                    "darwin-"))])
+@pytest.mark.parametrize("name", ELF)
 def test_elf_agrees_with_pyelftools(fx, name):
     info = _binary.inspect(fx[name], detail=True)
     with open(fx[name], "rb") as f:
@@ -287,12 +305,21 @@ def test_elf_agrees_with_pyelftools(fx, name):
             assert info["is_go"]
 
 
-@pytest.mark.parametrize("name", [n for n in EXECUTABLES if n.startswith(("official-darwin", "official-windows"))])
+@pytest.mark.parametrize("name", MACHO_PE)
 def test_macho_and_pe_agree_with_llvm(fx, name):
     info = _binary.inspect(fx[name])
     seen = llvm_oracle(fx[name])
     for key in ("format", "goarch", "bits", "linkage", "interpreter", "stripped", "goos"):
         assert info[key] == seen[key], key
+
+
+def test_fixtures_cover_each_format_linkage_and_stripping(fx):
+    """Guard for the oracle tests: every format stripped and not, every ELF linkage, both byte orders."""
+    infos = [_binary.inspect(fx[n]) for n in EXECUTABLES]
+    seen = {(i["format"], i["stripped"]) for i in infos}
+    assert seen >= {(f, s) for f in ("elf", "pe", "macho") for s in (True, False)}
+    assert {i["linkage"] for i in infos if i["format"] == "elf"} == {"static", "dynamic", "static-pie"}
+    assert {i["endianness"] for i in infos} == {"little", "big"}
 
 
 # ---- universal Mach-O: every slice after llvm-lipo -thin --------------------------------------------
