@@ -285,6 +285,7 @@ def _safe_extract(archive, dest):
         tar = tarfile.open(archive, "r:*")
     except (tarfile.TarError, OSError) as e:
         raise LayoutError("%s is not a readable tar archive: %s" % (archive, e))
+    links = set()  # symlinks extracted so far: nothing may be written through one
     with tar:
         while True:
             try:
@@ -298,11 +299,16 @@ def _safe_extract(archive, dest):
             if name.startswith("/") or ".." in name.split("/") or not _inside(dest, target):
                 raise LayoutError("%s: member %r would land outside the install folder; refused"
                                   % (archive, name))
+            parts = os.path.normpath(name).split(os.sep)
+            if any(os.sep.join(parts[:i]) in links for i in range(1, len(parts) + 1)):
+                # with no member written through a link, the lexical checks here are the real paths
+                raise LayoutError("%s: member %r goes through a symlink of the archive; refused" % (archive, name))
             if member.issym():
                 if os.path.isabs(member.linkname) or not _inside(
                         dest, os.path.join(os.path.dirname(target), member.linkname)):
                     raise LayoutError("%s: symlink %r -> %r points outside the install folder; refused"
                                       % (archive, name, member.linkname))
+                links.add(os.sep.join(parts))
             elif member.islnk():
                 if not _inside(dest, os.path.join(dest, member.linkname)) or ".." in member.linkname.split("/"):
                     raise LayoutError("%s: hard link %r -> %r points outside the install folder; refused"
@@ -322,9 +328,15 @@ def _safe_extract(archive, dest):
                 raise LayoutError("%s is damaged or truncated at %r: %s" % (archive, name, e))
 
 
-# Python 3.12+ (and security releases of 3.8-3.11) warn unless an extraction filter is named;
-# our own checks above are the policy, 'tar' keeps file modes as we set them.
-_FILTER = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+def _as_checked(member, _path):
+    """Extraction filter: the checks in _safe_extract are the policy (lexical, made exact by refusing
+    anything written through a link), so this avoids the stock filters' realpath() per member,
+    a quarter of the unpacking time of a Go archive."""
+    return member
+
+
+# Python 3.12+ (and security releases of 3.8-3.11) warn unless an extraction filter is given.
+_FILTER = {"filter": _as_checked} if hasattr(tarfile, "tar_filter") else {}
 
 
 def is_executable(path):

@@ -57,6 +57,30 @@ def test_stage_refuses_members_escaping_or_special(tmp_path, kind):
     assert not os.path.exists("/tmp/gofleet-evil") and not (tmp_path / "gofleet-evil").exists()
 
 
+CHAINS = {
+    # each link points inside on its own; together they lead out (dest/go/x = dest/go, so x/y -> ..
+    # is dest, and x/y/y2 -> .. is dest's parent): only a rule about writing through links stops it
+    "link_chain": [({"name": "go/x", "type": tarfile.SYMTYPE, "linkname": "."}, None),
+                   ({"name": "go/x/y", "type": tarfile.SYMTYPE, "linkname": ".."}, None),
+                   ({"name": "go/x/y/y2", "type": tarfile.SYMTYPE, "linkname": ".."}, None),
+                   ({"name": "go/x/y/y2/gofleet-evil", "mode": 0o644}, b"x")],
+    # a file member written onto an earlier symlink would be written where the link points
+    "file_over_link": [({"name": "go/VERSION.link", "type": tarfile.SYMTYPE, "linkname": "VERSION"}, None),
+                       ({"name": "go/VERSION.link", "mode": 0o644}, b"go1.0\n")],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CHAINS))
+def test_stage_refuses_writing_through_links(tmp_path, kind):
+    root = tmp_path / "deep" / "root"
+    root.mkdir(parents=True)
+    archive = _tar(tmp_path / "evil.tar.gz", [(dict(kw), d) for kw, d in GOOD + CHAINS[kind]])
+    with pytest.raises(_layout.LayoutError, match="goes through a symlink"):
+        _layout.Layout(str(root), None).stage(archive)
+    assert os.listdir(str(root)) == []
+    assert not list(tmp_path.rglob("gofleet-evil"))
+
+
 def test_stage_accepts_links_inside(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
