@@ -280,7 +280,6 @@ def _inside(base, path):
 
 
 def _safe_extract(archive, dest):
-    uid, gid = os.geteuid(), os.getegid()
     try:
         tar = tarfile.open(archive, "r:*")
     except (tarfile.TarError, OSError) as e:
@@ -315,28 +314,41 @@ def _safe_extract(archive, dest):
                                       % (archive, name, member.linkname))
             elif not (member.isfile() or member.isdir()):
                 raise LayoutError("%s: member %r is a device node or FIFO; refused" % (archive, name))
-            member.uid, member.gid, member.uname, member.gname = uid, gid, "", ""
-            member.mode &= 0o755
-            if member.isdir():
-                member.mode |= 0o700
             try:
-                tar.extract(member, dest, set_attrs=not member.issym(), **_FILTER)
+                _write_member(tar, member, dest, target)
             except (tarfile.TarError, EOFError, OSError, ValueError) as e:
                 if isinstance(e, OSError) and e.errno == errno.ENOSPC:
                     raise LayoutError("no space left while unpacking %s into %s; nothing was activated"
                                       % (os.path.basename(archive), dest))
+                if isinstance(e, FileExistsError):
+                    raise LayoutError("%s: member %r appears twice; refused" % (archive, name))
                 raise LayoutError("%s is damaged or truncated at %r: %s" % (archive, name, e))
 
 
-def _as_checked(member, _path):
-    """Extraction filter: the checks in _safe_extract are the policy (lexical, made exact by refusing
-    anything written through a link), so this avoids the stock filters' realpath() per member,
-    a quarter of the unpacking time of a Go archive."""
-    return member
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-# Python 3.12+ (and security releases of 3.8-3.11) warn unless an extraction filter is given.
-_FILTER = {"filter": _as_checked} if hasattr(tarfile, "tar_filter") else {}
+def _write_member(tar, member, dest, target):
+    """Write one checked member: owned by the running user, group and other without write, mtime
+    kept. O_EXCL|O_NOFOLLOW: never write through anything already there. Fewer system calls than
+    tarfile.extract (no chown, no realpath), which matters for 12,000 files."""
+    if member.isdir():
+        os.makedirs(target, exist_ok=True)
+        os.chmod(target, (member.mode & 0o755) | 0o700)
+        return
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, 0o755)
+    if member.issym():
+        os.symlink(member.linkname, target)
+    elif member.islnk():
+        os.link(os.path.join(dest, member.linkname), target, follow_symlinks=False)
+    else:
+        fd = os.open(target, _CREATE, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(tar.extractfile(member), out, 1 << 20)
+            os.fchmod(out.fileno(), member.mode & 0o755)
+        os.utime(target, (member.mtime, member.mtime))
 
 
 def is_executable(path):
