@@ -56,8 +56,9 @@ def main():
         info = _binary.inspect(path)
         share = 100.0 * info["bytes_read"] / info["size"]
         worst = max(worst, share)
-        print("%-28s %12d %10d %8.4f%%  %-7s %-8s %s" % (os.path.basename(path), info["size"], info["bytes_read"], share,
-                                                     info["format"], info["goarch"], info["go_version"]))
+        row = (os.path.basename(path), info["size"], info["bytes_read"], share, info["format"], info["goarch"],
+               info["go_version"])
+        print("%-28s %12d %10d %8.4f%%  %-7s %-8s %s" % row)
 
     def in_process():
         for path in paths:

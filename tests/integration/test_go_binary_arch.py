@@ -11,6 +11,7 @@ native - what an amd64 toolchain under Rosetta is on an Apple Silicon Mac.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -211,6 +212,30 @@ def test_bad_options_fail_cleanly(progs, tmp_path):
     (empty / "notes").write_text("x")
     none = call(paths=[str(empty)])
     assert none["failed"] is True and "no executable found" in none["msg"] and none["skipped"]
+
+
+PY38 = os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python")
+
+
+@pytest.mark.skipif(not os.path.exists(PY38), reason="pyenv's Python 3.8.18 is not installed")
+def test_module_runs_on_python38_with_the_standard_library_only(bins, tmp_path):
+    """A node with Python 3.8 and nothing else: -S (no site-packages); ansible's module_utils come
+    along as AnsiballZ would bring them. Same reports as here."""
+    import ansible  # pylint: disable=import-outside-toplevel
+    shim = tmp_path / "payload"
+    shim.mkdir()
+    os.symlink(os.path.dirname(ansible.__file__), shim / "ansible")
+    args = {"paths": [os.path.join(bins, "linux-amd64"), os.path.join(bins, "darwin-arm64")], "goos": "linux",
+            "go_version": ">=1.27"}
+    (tmp_path / "args.json").write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    done = subprocess.run([PY38, "-S", os.path.join(config.REPO, "plugins", "modules", "go_binary_arch.py"),
+                           str(tmp_path / "args.json")], capture_output=True, text=True, check=False, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([config.collections_root(), str(shim)])))
+    result = json.loads(done.stdout)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    here = call(**args)
+    assert result["binaries"] == here["binaries"] and result["msg"] == here["msg"]
+    assert [m["expectation"] for m in result["mismatches"]] == ["goos", "goos"]  # the two darwin files
 
 
 # ---- documentation ----------------------------------------------------------------------------

@@ -48,18 +48,18 @@ LIPO = "llvm-lipo-14"
 MAIN_GO = """package main
 
 import (
-	"fmt"
-	"os"
+    "fmt"
+    "os"
 
-	"example.com/greet"
-	"example.com/local"
-	"example.com/old"
+    "example.com/greet"
+    "example.com/local"
+    "example.com/old"
 )
 
 var greeting = "hello"
 
 func main() {
-	fmt.Println(greeting, greet.Name(), local.Name(), old.Name(), len(os.Args))
+    fmt.Println(greeting, greet.Name(), local.Name(), old.Name(), len(os.Args))
 }
 """
 
@@ -72,8 +72,8 @@ import "C"
 import "example.com/greet"
 
 func main() {
-	C.hi()
-	println(greet.Name())
+    C.hi()
+    println(greet.Name())
 }
 """
 
@@ -82,9 +82,9 @@ GO_MOD = """module example.com/hello
 go 1.15
 
 require (
-	example.com/greet v1.2.0
-	example.com/local v0.0.0
-	example.com/old v1.0.0
+    example.com/greet v1.2.0
+    example.com/local v0.0.0
+    example.com/old v1.0.0
 )
 
 replace example.com/local => ./local
@@ -201,14 +201,25 @@ def go115_goroot(work: str) -> str:
     _run(["apt-get"] + opts + ["update"])
     debs = os.path.join(apt, "debs")
     _run(["apt-get"] + opts + ["download", "golang-%s-go" % GO115, "golang-%s-src" % GO115], cwd=debs)
-    tmp = root + ".building"
+    tmp = "%s.building.%d" % (root, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     for deb in sorted(glob.glob(os.path.join(debs, "*.deb"))):
         _run(["dpkg-deb", "-x", deb, tmp])
-    shutil.rmtree(root, ignore_errors=True)
-    os.replace(tmp, root)
+    _publish(tmp, root, os.path.join("usr", "lib", "go-" + GO115, "bin", "go"))
     return goroot
+
+
+def _publish(tmp: str, final: str, marker: str):
+    """Rename a finished build into place; if a concurrent builder got there first, keep theirs."""
+    if not os.path.exists(os.path.join(final, marker)):
+        shutil.rmtree(final, ignore_errors=True)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another builder's result appeared in between
+            if not os.path.exists(os.path.join(final, marker)):
+                raise
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _go_env(goroot: str, work: str, proxy: str, extra: dict) -> dict:
@@ -239,7 +250,7 @@ def build_programs() -> str:
     out = programs_dir()
     if os.path.exists(os.path.join(out, "programs.json")):
         return out
-    work = out + ".building"
+    work = "%s.building.%d" % (out, os.getpid())  # concurrent builders do not share a work folder
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     dest = os.path.join(work, "out")
@@ -325,8 +336,7 @@ def build_programs() -> str:
 
     with open(os.path.join(dest, "programs.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(dest, out)
+    _publish(dest, out, "programs.json")
     shutil.rmtree(work, ignore_errors=True)
     return out
 
