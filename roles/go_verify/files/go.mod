@@ -1,0 +1,3 @@
+module example.invalid/gofleet-verify
+
+go 1.18
