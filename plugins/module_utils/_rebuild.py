@@ -714,8 +714,8 @@ class Rebuilder:
             if a["action"] == "rebuild_goroot":
                 b, x = a["before"], a["after"] or {}
                 before.append("goroot %s: %s %s/%s\n" % (a["path"], b["realpath"], b["goos"], b["goarch"]))
-                after.append("goroot %s: %s %s/%s\n" % (a["path"], x.get("realpath") or "(rebuilt)", x.get("goos"),
-                                                      x.get("goarch")))
+                after.append("goroot %s: %s %s/%s\n" % (
+                    a["path"], x.get("realpath") or "(rebuilt)", x.get("goos"), x.get("goarch")))
             elif a["action"] in ("remove_tool_dir", "remove_old_rebuild"):
                 before.append("%s\n" % a["path"])
             elif a["action"] == "rebuild_tool":

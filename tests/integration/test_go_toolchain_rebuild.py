@@ -464,3 +464,28 @@ def test_SLOW_examples_rebuild_an_official_arm64_distribution_from_its_own_sourc
     assert [t["changed"] for t in second] == [False, False, False, False, True]
     assert os.readlink(link) == new_tree
     assert (tree_digest(cached_arm), tree_digest(cached_old)) == digests
+
+
+# ---- Python 3.8 on the managed node --------------------------------------------------------------------
+PY38 = os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python")
+
+
+@pytest.mark.skipif(not os.path.exists(PY38), reason="pyenv's Python 3.8.18 is not installed")
+def test_the_module_runs_on_python_3_8(home):
+    """The module as Ansible runs it in the end (python module.py args.json), with Python 3.8 and
+    ansible-core's module_utils only: a real tool rebuild."""
+    import ansible  # pylint: disable=import-outside-toplevel
+    go126, go127 = official(OLD), official(NEW)
+    home.install(go126, "example.com/gftool/cmd/gfhello@v1.0.0")
+    libs = home.tmp / "py38-path"
+    libs.mkdir()
+    os.symlink(os.path.dirname(ansible.__file__), str(libs / "ansible"))  # ansible-core only, not the 3.11 venv
+    args = home.tmp / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"goroot": home.link(go127), "rebuild_goroot": "never"}}))
+    done = subprocess.run([PY38, os.path.join(config.REPO, "plugins", "modules", "go_toolchain_rebuild.py"), str(args)],
+                          env=dict(os.environ, PYTHONPATH=config.collections_root() + os.pathsep + str(libs)),
+                          capture_output=True, text=True, check=False, timeout=600)
+    result = json.loads(done.stdout[done.stdout.index("{"):])
+    assert not result.get("failed"), result.get("msg")
+    assert by_name(result)["gfhello"]["status"] == "rebuilt"
+    assert go_version_m(os.path.join(go127, "bin", "go"), os.path.join(home.bin, "gfhello")).split("\n")[0].endswith(": go1.27.3")
