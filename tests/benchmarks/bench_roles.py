@@ -29,7 +29,7 @@ import urllib.request
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TESTS)
 
-from testbed import config, hosts, images, mirror  # noqa: E402  pylint: disable=wrong-import-position
+from testbed import hosts, images, mirror  # noqa: E402  pylint: disable=wrong-import-position
 
 NAME = "bookworm-amd64"
 

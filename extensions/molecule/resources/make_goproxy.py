@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) gofleet developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write a tiny Go module proxy (GOPROXY=file://...) holding one tool module, for the

@@ -54,7 +54,7 @@ def test_cross_compiled_outputs(host):
         assert info["go_version"] == "go" + checks.NEWEST
         assert info["build_info"]["settings"]["CGO_ENABLED"] == "0"
     native = host.run(out + "hello-linux-" + arch)
-    assert native.stdout.strip() == "gofleet-verify linux/%s go%s" % (arch, checks.NEWEST)
+    assert native.stderr.strip() == "gofleet-verify linux/%s go%s" % (arch, checks.NEWEST)
 
 
 def test_tool_installed_by_the_toolchain(host):

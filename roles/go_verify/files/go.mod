@@ -1,3 +1,0 @@
-module example.invalid/gofleet-verify
-
-go 1.18
