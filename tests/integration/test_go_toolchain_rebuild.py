@@ -385,6 +385,57 @@ def test_sigterm_during_make_bash_stops_the_build_and_leaves_the_old_goroot_acti
     assert not subprocess.run(["pgrep", "-f", os.path.join(root, ".stage-")], capture_output=True, check=False).stdout
 
 
+
+def processes_in(folder):
+    """Pids of the processes whose working directory is inside `folder` (the build's)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                cwd = os.readlink("/proc/%s/cwd" % name)
+            except OSError:
+                continue
+            if cwd == folder or cwd.startswith(folder + os.sep):
+                pids.append(int(name))
+    return pids
+
+
+def test_sigkill_of_the_module_leaves_the_build_holding_the_lock_until_it_ends(home):
+    """A module killed with SIGKILL cannot stop its build: the orphaned make.bash keeps the layout lock
+    (it inherited the lock file), so another run waits instead of deleting the folder it builds in;
+    once the build is gone, the next run takes the lock and removes the leftovers."""
+    root, link = layout_with(home, (NEW, official(NEW)))
+    args = {"goroot": link, "rebuild_goroot": "always", "bootstrap_goroot": official(OLD), "rebuild_tools": False}
+    proc = ansible_module.start("go_toolchain_rebuild", args)
+    deadline = time.time() + 120
+    stage = None
+    while time.time() < deadline and not stage:
+        stages = [n for n in os.listdir(root) if n.startswith(".stage-")]
+        log = os.path.join(root, stages[0], "make.log") if stages else None
+        stage = stages[0] if log and os.path.exists(log) and os.path.getsize(log) > 0 else None
+        time.sleep(0.5)
+    assert stage, "make.bash did not start"
+    proc.kill()
+    proc.communicate(timeout=30)
+    orphans = processes_in(os.path.join(root, stage))
+    assert orphans, "the build died with the module"
+    try:
+        blocked = run(dict(args, lock_timeout=2))
+        assert blocked.get("failed") and "is locked by another run" in blocked["msg"]
+        assert stage in os.listdir(root) and os.readlink(link) == os.path.join(root, "go" + NEW)
+    finally:
+        for pid in orphans:  # end the orphaned build (its process group)
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except OSError:
+                pass
+    time.sleep(1)
+    again = run(dict(args, build_timeout=5))
+    assert again.get("failed") and "did not finish within build_timeout=5 s" in again["msg"]
+    assert not [n for n in os.listdir(root) if n.startswith(".stage-")]  # the dead run's folder and its own
+    assert os.readlink(link) == os.path.join(root, "go" + NEW)
+
+
 # ---- the one real make.bash: EXAMPLES through ansible-playbook (SLOW) --------------------------------
 def _playbook(tmp_path, tasks, name):
     play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
