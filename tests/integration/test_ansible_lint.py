@@ -29,7 +29,11 @@ def test_execution_environment_file():
     deps = ee["dependencies"]
     assert deps["galaxy"]["collections"][0]["type"] == "file"
     assert any(d.startswith("requests") for d in deps["python"])
-    assert ee["additional_build_files"][0]["src"].startswith("gofleet-golang-")
+    with open(os.path.join(config.REPO, "galaxy.yml")) as f:
+        version = yaml.safe_load(f)["version"]
+    tarball = "gofleet-golang-%s.tar.gz" % version  # what `ansible-galaxy collection build` writes
+    assert ee["additional_build_files"][0]["src"] == tarball
+    assert deps["galaxy"]["collections"][0]["name"] == "collections/" + tarball
 
 
 def test_inventory_example_parses():

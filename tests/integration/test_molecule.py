@@ -32,8 +32,11 @@ def test_molecule_scenario(scenario, distro_images, go_mirror):
     for name in GOCACHES:
         os.makedirs(os.path.join(config.CACHE, "molecule", name), exist_ok=True)
     env = dict(os.environ, NO_COLOR="1", ANSIBLE_NOCOLOR="1", PY_COLORS="0", ANSIBLE_FORCE_COLOR="0",
-               GOFLEET_MIRROR_URL=go_mirror.url, GOFLEET_CACHE=config.CACHE)
-    env.pop("ANSIBLE_COLLECTIONS_PATH")  # Molecule links this collection in itself (collection mode)
+               GOFLEET_MIRROR_URL=go_mirror.url, GOFLEET_CACHE=config.CACHE,
+               # prerun is off (it would build and install the collection into ~/.ansible/collections,
+               # shared with anything else on the machine): the playbooks find this clone through the
+               # test bed's collections root, and the bundled containers.podman in the venv
+               ANSIBLE_COLLECTIONS_PATH=config.collections_root())
     start = time.time()
     done = subprocess.run(["molecule", "test", "-s", scenario], cwd=config.REPO, env=env,
                           capture_output=True, text=True, timeout=2400, check=False)

@@ -9,7 +9,9 @@ import checks  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def test_switched_and_pruned(host):
-    assert sorted(host.file("/opt/go").listdir()) == [".gofleet", ".lock", "go" + checks.NEWEST]
+    assert [n for n in host.file("/opt/go").listdir() if not n.startswith(".")] == ["go" + checks.NEWEST]
+    assert host.file("/opt/go/.gofleet/go%s.json" % checks.NEWEST).exists
+    assert not host.file("/opt/go/.gofleet/go%s.json" % checks.OLDSTABLE).exists
     assert host.file("/usr/local/go").linked_to == "/opt/go/go" + checks.NEWEST
     assert checks.login(host, "go version") == "go version go%s linux/amd64" % checks.NEWEST
     assert "GOTOOLCHAIN=local" in host.file("/opt/go/go%s/go.env" % checks.NEWEST).content_string
