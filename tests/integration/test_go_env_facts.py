@@ -30,9 +30,8 @@ from ansible_collections.gofleet.golang.plugins.modules import go_env_facts
 from testbed import ansible_module, config, mirror
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# The binary reader (module_utils/_binary, issue 3) gives each installation's OS and architecture;
-# the tests that assert those wait for it to be in the tree instead of faking it.
-needs_reader = pytest.mark.skipif(_goenv._binary is None, reason="module_utils/_binary (issue 3) is not in the tree yet")
+# The binary reader (module_utils/_binary) gives each installation's OS and architecture.
+assert _goenv._binary is not None, "module_utils/_binary did not import"
 
 
 def goroot(version, arch):
@@ -132,7 +131,6 @@ def finding(facts, code):
     return f
 
 
-@needs_reader
 # ---- a clean host ------------------------------------------------------------------------------
 def test_clean_host_has_no_findings_and_probes_once(host, roots, probes):
     host.path(os.path.join(roots["new"], "bin"))
@@ -195,7 +193,6 @@ def test_goroot_mismatch(host, roots, tmp_path):
     assert done.returncode != 0 and "version" in done.stderr, done.stderr
 
 
-@needs_reader
 def test_emulated_toolchain_arm64_go_under_qemu(host, roots):
     host.path(os.path.join(roots["arm"], "bin"))
     facts = host.gofacts()
@@ -207,7 +204,6 @@ def test_emulated_toolchain_arm64_go_under_qemu(host, roots):
     assert host.go("go", "version").stdout.strip().endswith("linux/arm64")
 
 
-@needs_reader
 def test_foreign_arch_installation_not_in_use(host, roots):
     host.path(os.path.join(roots["new"], "bin"))
     (host.home / "sdk").mkdir()
@@ -252,7 +248,6 @@ def test_cgo_enabled_with_a_missing_cc_on_localhost(host, roots):
     assert f["cc"] == "gofleet-no-such-cc" and "go env file" in f["message"]
 
 
-@needs_reader
 def test_foreign_pkg_tool_inside_a_goroot(host, roots, tmp_path):
     mixed = str(tmp_path / "go")
     subprocess.run(["cp", "-al", roots["new"], mixed], check=True)  # hard links: same files, no copy
@@ -310,7 +305,6 @@ def test_go_installed_but_not_on_path(host, roots):
     assert "install_root" in [e for e in facts["installations"] if e["goroot"] == roots["old"]][0]["sources"]
 
 
-@needs_reader
 def test_a_go_for_another_os_does_not_run(host, go_binaries, tmp_path):
     root = tmp_path / "darwin-go"
     (root / "bin").mkdir(parents=True)
@@ -323,7 +317,6 @@ def test_a_go_for_another_os_does_not_run(host, go_binaries, tmp_path):
     assert "GO_NOT_RUNNABLE" in codes(facts) and "EMULATED_TOOLCHAIN" not in codes(facts)
 
 
-@needs_reader
 def test_fail_on(host, roots):
     host.path(os.path.join(roots["arm"], "bin"))
     failed = host.facts(fail_on="warning")
@@ -393,7 +386,6 @@ def _container_module(image, tmp_path, runs, mounts=(), setup=(), timeout=600):
     return out
 
 
-@needs_reader
 @pytest.mark.containers
 def test_container_without_gcc_and_without_go(distro_images, roots, tmp_path):
     profile = tmp_path / "go.sh"
@@ -426,7 +418,6 @@ def test_container_without_gcc_and_without_go(distro_images, roots, tmp_path):
     assert no_go[1]["failed"] and "NO_GO" in no_go[1]["msg"]
 
 
-@needs_reader
 @pytest.mark.containers
 @pytest.mark.arm64
 def test_arm64_container_is_an_arm64_host(distro_images, roots, tmp_path):
@@ -441,7 +432,6 @@ def test_arm64_container_is_an_arm64_host(distro_images, roots, tmp_path):
     assert "EMULATED_TOOLCHAIN" not in codes(facts)
 
 
-@needs_reader
 # ---- EXAMPLES run for real ----------------------------------------------------------------------------
 def test_examples_run_with_ansible_playbook(host, roots, tmp_path):
     """The module's EXAMPLES, as written, in a playbook on localhost; only the paths and user name
