@@ -385,7 +385,6 @@ def test_sigterm_during_make_bash_stops_the_build_and_leaves_the_old_goroot_acti
     assert not subprocess.run(["pgrep", "-f", os.path.join(root, ".stage-")], capture_output=True, check=False).stdout
 
 
-
 def processes_in(folder):
     """Pids of the processes whose working directory is inside `folder` (the build's)."""
     pids = []
