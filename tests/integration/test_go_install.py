@@ -87,6 +87,23 @@ def test_install_upgrade_switch_prune_remove(go_mirror, where):
     assert leftovers(where) == []
 
 
+def test_installed_exact_version_needs_no_network(go_mirror, where):
+    """An exact version installed from a verified archive answers from its record: a no-op run works
+    with no server at all (offline), and so does pruning another version; a line spec (1.27.x)
+    still needs the index, and says it could not get it."""
+    assert install(go_mirror, where, version=NEW)["changed"]
+    assert install(go_mirror, where, version=OLD, activate=False)["changed"]
+    offline = dict(where, base_url="http://127.0.0.1:9", retries=0, timeout=3)  # nothing listens on port 9
+    r = ansible_module.call(go_install.main, dict(offline, version=NEW))
+    assert not r.get("failed") and not r["changed"] and r["version"] == NEW and r["bytes_downloaded"] == 0, r
+    assert r["sha256"] and r["url"].endswith("go%s.linux-amd64.tar.gz" % NEW)
+    r = ansible_module.call(go_install.main, dict(offline, version="go" + NEW, checksum="sha256:" + r["sha256"],
+                                                  keep=1))
+    assert not r.get("failed") and r["changed"] and r["removed_versions"] == [OLD], r
+    r = ansible_module.call(go_install.main, dict(offline, version="1.27.x"))
+    assert r.get("failed") and "127.0.0.1:9" in r["msg"], r
+
+
 def test_check_mode_downloads_nothing_and_tells_what_would_happen(go_mirror, where):
     r = install(go_mirror, where, version="1.26", check_mode=True, diff=True)
     assert r["changed"] and r["version"] == OLD
