@@ -16,30 +16,19 @@ cache. Goals (issue 3): >= 20x faster, < 1 % of each file read.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TESTS)
 
-from testbed import config, mirror, programs  # noqa: E402  pylint: disable=wrong-import-position
+from testbed import config, mirror, programs, timing  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, config.collections_root())
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _binary  # noqa: E402  pylint: disable=wrong-import-position
 
 MIN_SIZE = 20 * 1000 * 1000
-
-
-def median_time(fn, runs):
-    times = []
-    for dummy in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():
@@ -71,8 +60,8 @@ def main():
 
     in_process()
     subprocesses()  # warm both (page cache, go's own start-up)
-    t_in = median_time(in_process, runs)
-    t_sub = median_time(subprocesses, runs)
+    t_in = timing.median_time(in_process, runs)
+    t_sub = timing.median_time(subprocesses, runs)
     total = sum(os.path.getsize(p) for p in paths)
     print()
     print("%d binaries, %.0f MB in all; median of %d runs" % (len(paths), total / 1e6, runs))

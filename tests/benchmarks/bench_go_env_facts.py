@@ -16,7 +16,6 @@ Goal (issue 5): <= 1 s in total and <= 1 `go env` per installation.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,22 +25,13 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TESTS)
 sys.path.insert(0, os.path.join(TESTS, "integration"))
 
-from testbed import ansible_module, config, images, mirror  # noqa: E402  pylint: disable=wrong-import-position
+from testbed import ansible_module, config, images, mirror, timing  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, config.collections_root())
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _goenv  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.gofleet.golang.plugins.modules import go_env_facts  # noqa: E402  pylint: disable=wrong-import-position
 from test_go_env_facts import goroot  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def median_time(fn, runs):
-    times = []
-    for dummy in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():
@@ -60,7 +50,7 @@ def main():
             "active_link": os.path.join(home, "usr-local-go")}
 
     go = os.path.join(old, "bin", "go")
-    one_env = median_time(lambda: subprocess.run([go, "env", "-json"], capture_output=True, check=True), runs)
+    one_env = timing.median_time(lambda: subprocess.run([go, "env", "-json"], capture_output=True, check=True), runs)
 
     calls = []
     real_probe = _goenv.probe_go_env
@@ -73,14 +63,14 @@ def main():
 
     def in_process():
         result.update(ansible_module.call(go_env_facts.main, args))
-    module_in = median_time(in_process, runs)
+    module_in = timing.median_time(in_process, runs)
     _goenv.probe_go_env = real_probe
     facts = result["ansible_facts"]["gofleet_go"]
 
     def as_process():
         out = ansible_module.run("go_env_facts", args)
         assert out["rc"] == 0, out
-    module_proc = median_time(as_process, runs)
+    module_proc = timing.median_time(as_process, runs)
 
     found = facts["installations"]
     per_install = {}
