@@ -6,6 +6,8 @@
 
     <root>/go1.27.3/            a GOROOT (the archive's go/ folder), one per version
     <root>/go1.26.6/
+    <root>/go1.27.3-rebuilt.20261125T120102Z/   the same version rebuilt from source on the node
+                                (go_toolchain_rebuild); it counts as that version
     <root>/.gofleet/go1.27.3.json  what was installed there: digest, url, os, arch, time
     <root>/.lock                serializes runs on this root (flock)
     <root>/.stage-*/            extractions in progress (same filesystem as the versions)
@@ -35,6 +37,9 @@ import time
 from ansible_collections.gofleet.golang.plugins.module_utils._versions import version_key
 
 VERSION_DIR = re.compile(r"^go\d+\.\d+(\.\d+)?((rc|beta)\d+)?$")
+# A tree rebuilt from source by go_toolchain_rebuild: go<version>-rebuilt.<UTC time>[-<n>]
+REBUILT_SUFFIX = "-rebuilt."
+REBUILT_DIR = re.compile(r"^go(?P<version>\d+\.\d+(\.\d+)?((rc|beta)\d+)?)-rebuilt\.\d{8}T\d{6}Z(-\d+)?$")
 META = ".gofleet"
 # go.dev archives unpack to about 3.4 times their size; leave room for that plus the download.
 UNPACK_FACTOR = 4.5
@@ -75,15 +80,39 @@ class Layout:
                  if VERSION_DIR.match(n) and os.path.isdir(os.path.join(self.root, n))]
         return sorted(names, key=version_key)
 
-    def active(self):
-        """The active version if the link points at one of our version folders, else None."""
+    def rebuilds(self, version):
+        """Folder names of the trees rebuilt from go<version> (go_toolchain_rebuild), oldest first."""
+        if not os.path.isdir(self.root):
+            return []
+        return sorted(n for n in os.listdir(self.root)
+                      if _rebuild_of(n) == version and os.path.isdir(os.path.join(self.root, n)))
+
+    def new_rebuild_name(self, version):
+        """A free folder name (without the leading "go") for a tree rebuilt from go<version>."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        name, n = "%s%s%s" % (version, REBUILT_SUFFIX, stamp), 1
+        while os.path.lexists(self.version_dir(name)):
+            n += 1
+            name = "%s%s%s-%d" % (version, REBUILT_SUFFIX, stamp, n)
+        return name
+
+    def active_tree(self):
+        """The folder name the active link points at, if it is one of ours (a version or a rebuild)."""
         if not self.active_link or not os.path.islink(self.active_link):
             return None
         target = os.path.realpath(self.active_link)
-        if os.path.dirname(target) != os.path.realpath(self.root):
+        if os.path.dirname(target) != os.path.realpath(self.root) or not os.path.isdir(target):
             return None
         name = os.path.basename(target)
-        return name[2:] if VERSION_DIR.match(name) and os.path.isdir(target) else None
+        return name if VERSION_DIR.match(name) or REBUILT_DIR.match(name) else None
+
+    def active(self):
+        """The active version if the link points at one of our trees, else None. A tree rebuilt
+        from a version counts as that version."""
+        name = self.active_tree()
+        if name is None:
+            return None
+        return name[2:] if VERSION_DIR.match(name) else _rebuild_of(name)
 
     def describe_link(self):
         """Human words for what the active link path holds now."""
@@ -110,12 +139,20 @@ class Layout:
         return None
 
     def health(self, version, goos, goarch, inspect=None):
-        """None when <root>/go<version> is complete, verified and of goos/goarch, else the problem."""
+        """None when <root>/go<version> is complete, verified and of goos/goarch, else the problem.
+
+        `version` may also name a rebuilt tree ("1.27.3-rebuilt.<time>"): its record must say what
+        it was rebuilt from instead of an archive digest, and its VERSION the version it rebuilt."""
         d = self.version_dir(version)
         if not os.path.isdir(d):
             return "not installed"
         meta = self.metadata(version)
-        if not meta or not meta.get("sha256"):
+        rebuilt_from = _rebuild_of("go" + version)
+        if rebuilt_from:
+            if not meta or not meta.get("rebuilt_from"):
+                return "no record of its rebuild (%s)" % self.meta_path(version)
+            version = rebuilt_from
+        elif not meta or not meta.get("sha256"):
             return "no record of a verified archive (%s)" % self.meta_path(version)
         try:
             with open(os.path.join(d, "VERSION")) as f:
@@ -249,14 +286,27 @@ class Layout:
         if self.active_link and os.path.islink(self.active_link):
             os.unlink(self.active_link)
 
-    def remove(self, version):
-        """Remove a version folder and its record (rename first, so no half-removed GOROOT is seen)."""
-        target = self.version_dir(version)
-        if os.path.lexists(target):
-            trash = tempfile.mkdtemp(prefix=".trash-", dir=self.root)
-            os.rename(target, os.path.join(trash, "old"))
-            shutil.rmtree(trash, ignore_errors=True)
-        _unlink(self.meta_path(version))
+    def remove(self, version, with_rebuilds=False):
+        """Remove a version folder and its record (rename first, so no half-removed GOROOT is seen);
+        with_rebuilds: its rebuilt trees too. Returns the folder names removed."""
+        names = ["go" + version] + (self.rebuilds(version) if with_rebuilds else [])
+        removed = []
+        for name in names:
+            target = os.path.join(self.root, name)
+            if os.path.lexists(target):
+                trash = tempfile.mkdtemp(prefix=".trash-", dir=self.root)
+                os.rename(target, os.path.join(trash, "old"))
+                shutil.rmtree(trash, ignore_errors=True)
+                removed.append(name)
+            _unlink(os.path.join(self.root, META, name + ".json"))
+            _unlink(os.path.join(self.root, META, name + ".make.log"))
+        return removed
+
+
+def _rebuild_of(name):
+    """The version a rebuilt tree's folder name was rebuilt from, else None."""
+    m = REBUILT_DIR.match(name)
+    return m.group("version") if m else None
 
 
 def _unlink(path):

@@ -42,7 +42,6 @@ import time
 from ansible_collections.gofleet.golang.plugins.module_utils import _binary, _goenv, _layout, _platform, _versions
 
 TOOL_DIR = re.compile(r"^[a-z0-9]+_[a-z0-9]+$")
-REBUILT_SUFFIX = "-rebuilt."
 # what make.bash needs as GOROOT_BOOTSTRAP when its `bootgo=` line cannot be read (go.dev/doc/install/source)
 BOOTSTRAP_MINIMUM = ((26, "1.24.6"), (24, "1.22.6"), (22, "1.20.6"), (20, "1.17.13"))
 # build_env names the module decides itself or that no longer mean anything
@@ -451,11 +450,7 @@ class Rebuilder:
             t0 = time.time()
             self.verify(staged, state)
             verify_seconds = time.time() - t0
-            name = "%s%s%s" % (version, REBUILT_SUFFIX, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-            n = 1
-            while os.path.lexists(layout.version_dir(name)):
-                n += 1
-                name = "%s%s%s-%d" % (version, REBUILT_SUFFIX, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), n)
+            name = layout.new_rebuild_name(version)
             kept_log = os.path.join(layout.root, _layout.META, "go%s.make.log" % name)
             shutil.copyfile(log, kept_log)
             os.unlink(log)
@@ -484,11 +479,9 @@ class Rebuilder:
 
     def _prune_rebuilds(self, version, keep_names):
         """Keep the new tree and the previous one (rollback); older rebuilds of this module go."""
-        prefix = "go%s%s" % (version, REBUILT_SUFFIX)
-        for name in os.listdir(self.layout.root):
-            if name.startswith(prefix) and name not in keep_names:
+        for name in self.layout.rebuilds(version):
+            if name not in keep_names:
                 self.layout.remove(name[2:])
-                _unlink(os.path.join(self.layout.root, _layout.META, name + ".make.log"))
                 self.actions.append({"action": "remove_old_rebuild", "path": os.path.join(self.layout.root, name),
                                      "before": {"exists": True}, "after": {"exists": False}})
 

@@ -20,7 +20,9 @@ description:
     its headers) and runs C(go version) when the node can run it, then renames it into place and
     switches the active link atomically.
   - Versions live side by side under O(install_root); the active link (default C(/usr/local/go))
-    points at one of them, so existing C(PATH) conventions keep working.
+    points at one of them, so existing C(PATH) conventions keep working. A tree that
+    M(gofleet.golang.go_toolchain_rebuild) rebuilt from a version (C(go1.27.3-rebuilt.<time>)) counts
+    as that version; while it is active and healthy, installing the same version keeps it active.
   - A run that fails or is killed at any point leaves the previously active Go working; the next run
     removes its leftovers. Runs on one O(install_root) are serialized by a lock.
 author:
@@ -62,7 +64,8 @@ options:
     default: false
   state:
     description:
-      - V(present) installs (and by default activates) the version; V(absent) removes it.
+      - V(present) installs (and by default activates) the version; V(absent) removes it, with the trees
+        M(gofleet.golang.go_toolchain_rebuild) rebuilt from it.
     type: str
     choices: [present, absent]
     default: present
@@ -112,7 +115,7 @@ options:
   keep:
     description:
       - After installing, keep at most this many versions (the active one always counts and stays);
-        older ones are removed. V(0) keeps all.
+        older ones are removed, with their rebuilt trees. V(0) keeps all.
     type: int
     default: 0
   force:
@@ -211,7 +214,16 @@ version:
   type: str
   sample: 1.27.3
 goroot:
-  description: Its folder (the GOROOT).
+  description:
+    - Its folder (the GOROOT).
+    - When the active link points at a tree rebuilt from this version by
+      M(gofleet.golang.go_toolchain_rebuild) (C(go<version>-rebuilt.<time>)), that tree. A healthy
+      rebuild of the requested version stays active; it is that version.
+  returned: always
+  type: str
+  sample: /opt/go/go1.27.3
+active_goroot:
+  description: The folder the active link points at after the run, if it is one of O(install_root)'s trees, else null.
   returned: always
   type: str
   sample: /opt/go/go1.27.3
@@ -384,7 +396,9 @@ class Installer:
         if problem and problem != "not installed":
             self.module.warn("go%s in %s is damaged (%s): reinstalling it" % (version, self.layout.root, problem))
         need_install = problem is not None
-        need_switch = p["activate"] and (need_install or self.layout.active() != version)
+        need_switch = p["activate"] and (need_install or self.layout.active_tree() != "go%s" % version)
+        if need_switch and self._keeps_rebuild(version, goos, goarch):
+            need_switch = False
         if self.module.check_mode:
             self._finish(version, before, would=dict(install=need_install, switch=need_switch, keep=True))
             return
@@ -398,6 +412,19 @@ class Installer:
         if p["keep"]:
             self.prune(p["keep"])
         self._finish(version, before, would=dict(install=need_install, switch=need_switch))
+
+    def _keeps_rebuild(self, version, goos, goarch):
+        """A healthy tree rebuilt from this very version by go_toolchain_rebuild is active: it is this
+        version, rebuilt on purpose (build_env, a clean toolchain), so it stays active."""
+        tree = self.layout.active_tree()
+        if not tree or tree == "go" + version or self.layout.active() != version:
+            return False
+        problem = self.layout.health(tree[2:], goos, goarch, _inspect())
+        if problem:
+            self.module.warn("the active %s (rebuilt from go%s) is damaged (%s): switching to go%s"
+                             % (tree, version, problem, version))
+            return False
+        return True
 
     def _installed_release(self, spec, goos, goarch, checksum):
         """An exact version already installed from a verified archive, healthy and of this platform,
@@ -506,7 +533,7 @@ class Installer:
                         keep_set.discard(v)
         for v in versions:
             if v not in keep_set:
-                self.layout.remove(v)
+                self.layout.remove(v, with_rebuilds=True)
                 self.result["removed_versions"].append(v)
                 self.result["changed"] = True
 
@@ -519,7 +546,7 @@ class Installer:
         if not self.module.check_mode:
             self.layout.lock(self.p["lock_timeout"])
         before = self.snapshot()
-        present = version in self.layout.installed()
+        present = version in self.layout.installed() or bool(self.layout.rebuilds(version))
         is_active = self.layout.active() == version
         if present and is_active and not self.p["force"]:
             self.fail("go%s is the active version (%s points at it): activate another one first, or set "
@@ -527,7 +554,7 @@ class Installer:
         if present and not self.module.check_mode:
             if is_active:
                 self.layout.deactivate()
-            self.layout.remove(version)
+            self.layout.remove(version, with_rebuilds=True)
         if present:
             self.result["removed_versions"].append(version)
             self.result["changed"] = True
@@ -535,7 +562,8 @@ class Installer:
 
     # ---- result -----------------------------------------------------------------------------
     def snapshot(self):
-        return dict(active=self.layout.active(), installed=self.layout.installed())
+        return dict(active=self.layout.active(), active_tree=self.layout.active_tree(),
+                    installed=self.layout.installed())
 
     def _finish(self, version, before, would):
         after = self.snapshot()
@@ -545,17 +573,19 @@ class Installer:
                 installed = sorted(installed + [version], key=_versions.version_key)
             if would.get("remove"):
                 installed = [v for v in installed if v != version]
-            after = dict(active=version if would.get("switch") else before["active"], installed=installed)
+            after = dict(active=version if would.get("switch") else before["active"], installed=installed,
+                         active_tree=("go" + version) if would.get("switch") else before["active_tree"])
             if would.get("remove") and before["active"] == version:
-                after["active"] = None
+                after.update(active=None, active_tree=None)
             self.result["changed"] = bool(would.get("install") or would.get("switch") or would.get("remove"))
         elif would.get("switch"):
             self.result["changed"] = True
         self.layout.unlock()
         self.result.update(
             version=version,
-            goroot=self.layout.version_dir(version) if version else None,
+            goroot=self._goroot(version, after),
             active_version=after["active"],
+            active_goroot=os.path.join(self.layout.root, after["active_tree"]) if after["active_tree"] else None,
             previous_version=before["active"],
             installed_versions=after["installed"],
             bytes_downloaded=self.fetcher.bytes_downloaded,
@@ -563,10 +593,18 @@ class Installer:
         if self.module._diff:
             self.result["diff"] = dict(before=_diff_text(before), after=_diff_text(after))
 
+    def _goroot(self, version, after):
+        """The version's GOROOT: its active rebuilt tree when that is what the link points at."""
+        if not version:
+            return None
+        if after["active"] == version and after["active_tree"]:
+            return os.path.join(self.layout.root, after["active_tree"])
+        return self.layout.version_dir(version)
+
 
 def _diff_text(snap):
     return "active: %s\ninstalled: %s\n" % (
-        ("go" + snap["active"]) if snap["active"] else "none",
+        snap["active_tree"] or "none",
         ", ".join("go" + v for v in snap["installed"]) or "none")
 
 

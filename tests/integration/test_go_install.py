@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from ansible_collections.gofleet.golang.plugins.module_utils import _layout
 from ansible_collections.gofleet.golang.plugins.modules import go_install
 from testbed import ansible_module, config
 
@@ -352,3 +353,54 @@ def test_ansible_doc_renders():
     assert done.returncode == 0 and "checksum" in done.stdout and "RETURN VALUES" in done.stdout, \
         done.stdout + done.stderr
     assert "WARNING" not in done.stderr, done.stderr
+
+
+def test_a_tree_rebuilt_from_the_version_stays_active(go_mirror, where):
+    """go_toolchain_rebuild commits go<v>-rebuilt.<time> beside go<v> and switches the link to it.
+    go_install of that same version keeps it (it is that version, rebuilt on purpose), a damaged
+    one is switched away from, and pruning or removing the version takes its rebuilds too.
+    The rebuilt tree here is a copy of the installed one committed through the layout's own calls,
+    as _rebuild does after make.bash; the real make.bash product is checked the same way at the end
+    of test_go_toolchain_rebuild's SLOW test."""
+    assert install(go_mirror, where, version=NEW)["changed"]
+    assert install(go_mirror, where, version=OLD, activate=False)["changed"]
+    layout = _layout.Layout(where["install_root"], where["active_link"])
+    layout.lock()
+    staged = os.path.join(where["install_root"], ".stage-rebuild", "go")
+    os.makedirs(os.path.dirname(staged))
+    subprocess.run(["cp", "-a", layout.version_dir(NEW), staged], check=True)
+    name = layout.new_rebuild_name(NEW)
+    rebuilt = layout.commit(staged, name, dict(version=NEW, os="linux", arch="amd64",
+                                               rebuilt_from=layout.version_dir(NEW)))
+    layout.activate(name)
+    layout.unlock()
+
+    gets = len(archive_gets(go_mirror))
+    for spec in (NEW, "1.27.x", "stable"):
+        r = install(go_mirror, where, version=spec, diff=True)
+        assert not r.get("failed") and not r["changed"], r
+        assert r["goroot"] == r["active_goroot"] == rebuilt and r["active_version"] == NEW
+        assert r["diff"]["before"] == r["diff"]["after"] and ("active: go" + name) in r["diff"]["after"]
+    assert os.path.realpath(where["active_link"]) == rebuilt and len(archive_gets(go_mirror)) == gets
+
+    # switching to another version and back lands on the official tree
+    assert install(go_mirror, where, version=OLD)["active_version"] == OLD
+    r = install(go_mirror, where, version=NEW)
+    assert r["changed"] and r["active_goroot"] == layout.version_dir(NEW)
+    assert os.path.isdir(rebuilt)  # kept: go_toolchain_rebuild's rollback is not go_install's to drop
+
+    # a damaged active rebuild is left for the official tree, with a warning
+    layout.lock()
+    layout.activate(name)
+    layout.unlock()
+    os.unlink(os.path.join(rebuilt, "bin", "go"))
+    r = install(go_mirror, where, version=NEW)
+    assert r["changed"] and r["active_goroot"] == layout.version_dir(NEW)
+    assert any("rebuilt from go%s) is damaged (bin/go missing)" % NEW in w for w in r.get("warnings", [])), r
+
+    # pruning or removing a version takes its rebuilds with it
+    r = install(go_mirror, where, version=OLD, keep=1)
+    assert r["changed"] and r["removed_versions"] == [NEW] and not os.path.exists(rebuilt)
+    assert sorted(n for n in os.listdir(where["install_root"]) if not n.startswith(".")) == ["go" + OLD]
+    assert sorted(os.listdir(os.path.join(where["install_root"], ".gofleet"))) == ["go%s.json" % OLD]
+    assert leftovers(where) == []

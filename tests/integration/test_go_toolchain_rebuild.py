@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _binary
-from ansible_collections.gofleet.golang.plugins.modules import go_toolchain_rebuild
+from ansible_collections.gofleet.golang.plugins.modules import go_install, go_toolchain_rebuild
 
 from testbed import ansible_module, config, mirror
 
@@ -450,7 +450,7 @@ def _playbook(tmp_path, tasks, name):
 
 
 @SLOW
-def test_SLOW_examples_rebuild_an_official_arm64_distribution_from_its_own_source(home, tmp_path):
+def test_SLOW_examples_rebuild_an_official_arm64_distribution_from_its_own_source(home, tmp_path, go_mirror):
     """The issue's case, for real: the active Go is the official linux-arm64 1.27.3 distribution (as
     a Mac moved between architectures, or a tree copied from another host, has it) on this amd64 host.
     EXAMPLES[0] rebuilds it from its own src/ with make.bash and the official 1.26.6 as bootstrap
@@ -513,6 +513,14 @@ def test_SLOW_examples_rebuild_an_official_arm64_distribution_from_its_own_sourc
     second = _playbook(tmp_path, tasks, "examples-again")
     assert [t["changed"] for t in second] == [False, False, False, False, True]
     assert os.readlink(link) == new_tree
+    assert (tree_digest(cached_arm), tree_digest(cached_old)) == digests
+
+    # go_install of the same version afterwards keeps the rebuilt tree active: it is go1.27.3. Its
+    # official tree (the arm64 one, with no go_install record) is reinstalled from the mirror beside it.
+    r = ansible_module.call(go_install.main, dict(version=NEW, base_url=go_mirror.url, install_root=root,
+                                                  active_link=link))
+    assert not r.get("failed") and r["goroot"] == r["active_goroot"] == new_tree and os.readlink(link) == new_tree, r
+    assert _binary.inspect(os.path.join(root, "go" + NEW, "bin", "go"))["goarch"] == "amd64"
     assert (tree_digest(cached_arm), tree_digest(cached_old)) == digests
 
 

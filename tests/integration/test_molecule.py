@@ -28,11 +28,15 @@ def test_scenarios_exist():
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(scenario, distro_images, go_mirror):
+def test_molecule_scenario(scenario, distro_images, go_mirror, tmp_path):
     for name in GOCACHES:
         os.makedirs(os.path.join(config.CACHE, "molecule", name), exist_ok=True)
     env = dict(os.environ, NO_COLOR="1", ANSIBLE_NOCOLOR="1", PY_COLORS="0", ANSIBLE_FORCE_COLOR="0",
                GOFLEET_MIRROR_URL=go_mirror.url, GOFLEET_CACHE=config.CACHE,
+               # Molecule keeps each scenario's state (created, converged, molecule.yml's mtime) under
+               # $ANSIBLE_HOME/tmp, keyed by the clone's folder name: a state left by an earlier run or
+               # another clone makes it warn that molecule.yml changed. Every run starts from none.
+               ANSIBLE_HOME=str(tmp_path / "ansible-home"),
                # prerun is off (it would build and install the collection into ~/.ansible/collections,
                # shared with anything else on the machine): the playbooks find this clone through the
                # test bed's collections root, and the bundled containers.podman in the venv

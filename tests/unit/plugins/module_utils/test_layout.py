@@ -164,3 +164,46 @@ def test_lock_serializes_and_cleans_leftovers_of_dead_runs(tmp_path):
     holder.wait()
     assert not (root / ".stage-dead").exists() and not (root / ".download-dead-go.tar.gz").exists()
     layout.unlock()
+
+
+def _tree(root, name, version, goarch="amd64"):
+    """A minimal GOROOT shape (VERSION, bin/go, pkg/tool/linux_<arch>): enough for the layout's naming
+    and health rules, which read no binary unless given `inspect`."""
+    d = root / name
+    (d / "bin").mkdir(parents=True)
+    (d / "bin" / "go").write_text("")
+    (d / "pkg" / "tool" / ("linux_" + goarch)).mkdir(parents=True)
+    (d / "VERSION").write_text("go%s\ntime 2026-11-01T00:00:00Z\n" % version)
+    return str(d)
+
+
+def test_a_rebuilt_tree_counts_as_its_version(tmp_path):
+    """go_toolchain_rebuild's trees (go<v>-rebuilt.<time>) are named, found, checked and removed by
+    the layout, so go_install knows them as that version."""
+    root = tmp_path / "root"
+    layout = _layout.Layout(str(root), str(tmp_path / "active"))
+    layout.lock()
+    _tree(root, "go1.27.3", "1.27.3")
+    _layout._write_json(layout.meta_path("1.27.3"), {"sha256": "x" * 64})
+    name = layout.new_rebuild_name("1.27.3")
+    assert _layout.REBUILT_DIR.match("go" + name) and _layout._rebuild_of("go" + name) == "1.27.3"
+    _tree(root, "go" + name, "1.27.3")
+    assert layout.health(name, "linux", "amd64") == "no record of its rebuild (%s)" % layout.meta_path(name)
+    _layout._write_json(layout.meta_path(name), {"rebuilt_from": str(root / "go1.27.3")})
+    assert layout.health(name, "linux", "amd64") is None
+    second = layout.new_rebuild_name("1.27.3")  # same second: a distinct name
+    assert second != name and _layout._rebuild_of("go" + second) == "1.27.3"
+    assert layout.installed() == ["1.27.3"] and layout.rebuilds("1.27.3") == ["go" + name]
+    assert layout.rebuilds("1.27") == [] and layout.rebuilds("1.26.6") == []
+    layout.activate(name)
+    assert layout.active_tree() == "go" + name and layout.active() == "1.27.3"
+    with open(os.path.join(str(root), "go" + name, "VERSION"), "w") as f:
+        f.write("go1.27.2\n")
+    assert layout.health(name, "linux", "amd64") == "VERSION says go1.27.2"
+    # look-alikes are not ours
+    for other in ("go1.27.3-rebuilt", "go1.27.3-rebuilt.today", "go1.27.3-custom.20261125T120102Z"):
+        assert not _layout.REBUILT_DIR.match(other) and _layout._rebuild_of(other) is None
+    layout.deactivate()
+    assert layout.remove("1.27.3", with_rebuilds=True) == ["go1.27.3", "go" + name]
+    assert sorted(os.listdir(root)) == [".gofleet", ".lock"] and os.listdir(root / ".gofleet") == []
+    layout.unlock()
