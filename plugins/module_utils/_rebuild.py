@@ -411,6 +411,10 @@ class Rebuilder:
                    GOHOSTOS=self.host["goos"], GOHOSTARCH=self.host["goarch"], GOOS=self.host["goos"],
                    GOARCH=self.host["goarch"])
         env.update(self.p["build_env"] or {})
+        # make.bash's and the go command's temporary folders (go-tool-dist-*, go-build*) inside the
+        # staging folder: removed with it even when the build is stopped or killed midway
+        env["TMPDIR"] = os.path.join(os.path.dirname(staged), "tmp")
+        os.makedirs(env["TMPDIR"], exist_ok=True)
         return env
 
     def rebuild(self, state, link, bootstrap):

@@ -345,8 +345,11 @@ def _assert_old_still_active(root, link, msg_words, r):
     assert done.stdout == "go version go1.27.3 linux/amd64\n"
 
 
-def test_make_bash_past_its_time_limit_leaves_the_old_goroot_active(home):
+def test_make_bash_past_its_time_limit_leaves_the_old_goroot_active(home, tmp_path, monkeypatch):
     root, link = layout_with(home, (NEW, official(NEW)))
+    system_tmp = tmp_path / "system-tmp"  # the node's TMPDIR: the stopped build leaves nothing there
+    system_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(system_tmp))
     started = time.time()
     r = run({"goroot": link, "rebuild_goroot": "always", "bootstrap_goroot": official(OLD), "build_timeout": 20,
              "rebuild_tools": False})
@@ -354,6 +357,7 @@ def test_make_bash_past_its_time_limit_leaves_the_old_goroot_active(home):
     assert time.time() - started < 120
     assert "Building Go cmd/dist using" in r["msg"]  # it was really building when stopped
     assert not subprocess.run(["pgrep", "-f", os.path.join(root, ".stage-")], capture_output=True, check=False).stdout  # nothing left running
+    assert os.listdir(system_tmp) == []  # dist's go-tool-dist-* went to the staging folder, removed with it
 
 
 def test_a_broken_source_copy_fails_midway_and_leaves_the_old_goroot_active(home):

@@ -10,10 +10,12 @@ AnsiballZ does in the end (python module.py args.json), so tests can kill it wit
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,9 +50,21 @@ def plain_warnings(result: dict) -> dict:
     return result
 
 
+_ARGS_DIR = []
+
+
+def _args_dir():
+    """One folder per test process for the modules' argument files, removed when it exits (killed
+    modules never read theirs to the end, so nothing else would)."""
+    if not _ARGS_DIR:
+        _ARGS_DIR.append(tempfile.mkdtemp(prefix="gofleet-module-args-"))
+        atexit.register(shutil.rmtree, _ARGS_DIR[0], True)
+    return _ARGS_DIR[0]
+
+
 def start(name, args, check_mode=False, env=None, tmpdir=None) -> subprocess.Popen:
     """Start plugins/modules/<name>.py as its own process (stdout/stderr piped)."""
-    fd, path = tempfile.mkstemp(prefix="args-", suffix=".json", dir=tmpdir)
+    fd, path = tempfile.mkstemp(prefix="args-", suffix=".json", dir=tmpdir or _args_dir())
     with os.fdopen(fd, "w") as f:
         json.dump({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode)}, f)
     module = os.path.join(config.REPO, "plugins", "modules", name + ".py")
