@@ -47,6 +47,23 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+TIMINGS = []  # (what, seconds) recorded by tests through the `timing` fixture
+
+
+@pytest.fixture
+def timing():
+    """record(what, seconds): printed with the session's summary, so CI's output shows where the
+    minutes went (Molecule scenarios, the make.bash rebuild) even when everything passes."""
+    return lambda what, seconds: TIMINGS.append((what, seconds))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.section("timings recorded by tests (minutes)")
+        for what, seconds in TIMINGS:
+            terminalreporter.write_line("  %-48s %6.1f" % (what, seconds / 60))
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "containers: needs podman and the test bed's distro images")
     config.addinivalue_line("markers", "arm64: runs an arm64 host under qemu-user (slow)")

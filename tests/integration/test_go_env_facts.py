@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 
 import pytest
 import yaml
@@ -34,27 +33,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 assert _goenv._binary is not None, "module_utils/_binary did not import"
 
 
-def goroot(version, arch):
-    """A real official GOROOT of version/arch, unpacked once from the mirror's archive (cached)."""
-    root = os.path.join(config.CACHE, "goroot", "go%s.linux-%s" % (version, arch))
-    if os.path.exists(os.path.join(root, "go", "bin", "go")):
-        return os.path.join(root, "go")
-    tree = mirror.build_mirror()
-    work = root + ".building.%d" % os.getpid()
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    with tarfile.open(os.path.join(tree, "go%s.linux-%s.tar.gz" % (version, arch))) as tar:
-        tar.extractall(work, filter="tar")
-    shutil.rmtree(root, ignore_errors=True)
-    os.replace(work, root)
-    return os.path.join(root, "go")
-
-
 @pytest.fixture(scope="module")
 def roots(host_goroot):
     from testbed import images  # pylint: disable=import-outside-toplevel
     images.ensure_binfmt()  # the arm64 go runs through qemu-user, as an amd64 go does under Rosetta
-    return {"new": host_goroot, "old": goroot(config.OLDSTABLE, "amd64"), "arm": goroot(config.NEWEST, "arm64")}
+    return {"new": host_goroot, "old": mirror.host_goroot(config.OLDSTABLE), "arm": mirror.host_goroot(config.NEWEST, "arm64")}
 
 
 class Host:

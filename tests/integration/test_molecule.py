@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every Molecule scenario (extensions/molecule/<name>/) runs its full test sequence for real on
 the test bed's podman images: create, (prepare,) converge, idempotence, verify (testinfra), destroy.
-Each scenario's wall time is printed (pytest -s, or the -ra summary of a failure)."""
+Each scenario's wall time is printed in the session's summary (conftest's `timing`), its whole output
+kept in $GOFLEET_CACHE/logs/molecule-<scenario>.log."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_scenarios_exist():
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(scenario, distro_images, go_mirror, tmp_path):
+def test_molecule_scenario(scenario, distro_images, go_mirror, tmp_path, timing):
     for name in GOCACHES:
         os.makedirs(os.path.join(config.CACHE, "molecule", name), exist_ok=True)
     env = dict(os.environ, NO_COLOR="1", ANSIBLE_NOCOLOR="1", PY_COLORS="0", ANSIBLE_FORCE_COLOR="0",
@@ -45,7 +46,11 @@ def test_molecule_scenario(scenario, distro_images, go_mirror, tmp_path):
     done = subprocess.run(["molecule", "test", "-s", scenario], cwd=config.REPO, env=env,
                           capture_output=True, text=True, timeout=2400, check=False)
     took = time.time() - start
-    print("molecule scenario %s: %.1f min" % (scenario, took / 60))
+    timing("molecule scenario %s" % scenario, took)
+    # the whole output (profile_tasks' per-task times included), kept for the next look
+    os.makedirs(os.path.join(config.CACHE, "logs"), exist_ok=True)
+    with open(os.path.join(config.CACHE, "logs", "molecule-%s.log" % scenario), "w") as f:
+        f.write(done.stdout + done.stderr)
     tail = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, "after %.1f min:\n%s" % (took / 60, tail)
     assert "WARNING" not in done.stdout + done.stderr, tail

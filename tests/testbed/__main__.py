@@ -24,7 +24,8 @@ def prepare(what: str):
     t0 = time.time()
     if what in ("all", "mirror"):
         print("mirror:   %s" % mirror.build_mirror(), flush=True)
-        print("goroot:   %s" % mirror.host_goroot(), flush=True)
+        for version, arch in ((config.NEWEST, "amd64"), (config.OLDSTABLE, "amd64"), (config.NEWEST, "arm64")):
+            print("goroot:   %s" % mirror.host_goroot(version, arch), flush=True)
     if what in ("all", "binaries"):
         print("binaries: %s" % mirror.build_binaries(), flush=True)
     if what in ("all", "programs"):

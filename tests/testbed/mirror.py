@@ -225,17 +225,23 @@ def build_binaries(version: str = config.BINARIES_VERSION) -> str:
     return root
 
 
-def host_goroot(version: str = config.NEWEST) -> str:
-    """A real, unpacked official Go for this machine (linux-amd64) used by tests and tools."""
-    root = os.path.join(config.CACHE, "goroot", "go" + version + ".linux-amd64")
+def host_goroot(version: str = config.NEWEST, arch: str = "amd64") -> str:
+    """A real, unpacked official Go of linux-<arch> (amd64: this machine's) used by tests and tools.
+    Safe when two test processes ask at once: each unpacks into its own folder, the first rename wins."""
+    root = os.path.join(config.CACHE, "goroot", "go%s.linux-%s" % (version, arch))
     if os.path.exists(os.path.join(root, "go", "bin", "go")):
         return os.path.join(root, "go")
     tree = build_mirror()
-    work = root + ".building"
+    work = "%s.building.%d" % (root, os.getpid())
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    with tarfile.open(os.path.join(tree, "go%s.linux-amd64.tar.gz" % version)) as tar:
+    with tarfile.open(os.path.join(tree, "go%s.linux-%s.tar.gz" % (version, arch))) as tar:
         tar.extractall(work, filter="tar")
-    shutil.rmtree(root, ignore_errors=True)
-    os.replace(work, root)
+    if not os.path.exists(os.path.join(root, "go", "bin", "go")):
+        shutil.rmtree(root, ignore_errors=True)  # an incomplete one of a killed run
+        try:
+            os.replace(work, root)
+        except OSError:  # another process finished first
+            pass
+    shutil.rmtree(work, ignore_errors=True)
     return os.path.join(root, "go")
