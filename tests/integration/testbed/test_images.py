@@ -53,3 +53,15 @@ def test_no_gcc_on_the_hosts(distro_images):
     """The images are also real 'CGO_ENABLED=1 without a C compiler' hosts."""
     done = images.run("bookworm-amd64", "sh", "-c", "command -v gcc cc || echo none")
     assert done.stdout.strip() == "none"
+
+
+def test_two_hosts_of_one_image_run_side_by_side(distro_images):
+    """hosts.running() with an image named twice: two live containers, each its own host, removed after."""
+    from testbed import hosts  # pylint: disable=import-outside-toplevel
+    with hosts.running(["bookworm-amd64", "bookworm-amd64"]) as running:
+        assert len(running) == 2 and set(running.values()) == {"bookworm-amd64"}
+        for h in running:
+            assert images.podman("container", "inspect", "--format", "{{.State.Running}}", h).stdout.strip() == "true"
+            assert images.podman("exec", h, "uname", "-m").stdout.strip() == "x86_64"
+    left = images.podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert not set(running) & set(left)
