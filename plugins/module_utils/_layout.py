@@ -36,10 +36,11 @@ import time
 
 from ansible_collections.gofleet.golang.plugins.module_utils._versions import version_key
 
-VERSION_DIR = re.compile(r"^go\d+\.\d+(\.\d+)?((rc|beta)\d+)?$")
+_VERSION = r"\d+\.\d+(\.\d+)?((rc|beta)\d+)?"
+VERSION_DIR = re.compile(r"^go%s$" % _VERSION)
 # A tree rebuilt from source by go_toolchain_rebuild: go<version>-rebuilt.<UTC time>[-<n>]
 REBUILT_SUFFIX = "-rebuilt."
-REBUILT_DIR = re.compile(r"^go(?P<version>\d+\.\d+(\.\d+)?((rc|beta)\d+)?)-rebuilt\.\d{8}T\d{6}Z(-\d+)?$")
+REBUILT_DIR = re.compile(r"^go(?P<version>%s)-rebuilt\.\d{8}T\d{6}Z(-\d+)?$" % _VERSION)
 META = ".gofleet"
 # go.dev archives unpack to about 3.4 times their size; leave room for that plus the download.
 UNPACK_FACTOR = 4.5
@@ -89,11 +90,11 @@ class Layout:
 
     def new_rebuild_name(self, version):
         """A free folder name (without the leading "go") for a tree rebuilt from go<version>."""
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        name, n = "%s%s%s" % (version, REBUILT_SUFFIX, stamp), 1
+        base = "%s%s%s" % (version, REBUILT_SUFFIX, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+        name, n = base, 1
         while os.path.lexists(self.version_dir(name)):
             n += 1
-            name = "%s%s%s-%d" % (version, REBUILT_SUFFIX, stamp, n)
+            name = "%s-%d" % (base, n)
         return name
 
     def active_tree(self):
