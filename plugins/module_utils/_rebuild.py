@@ -769,13 +769,6 @@ def _kill_group(proc):
             continue
 
 
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def _tail(path, lines=30):
     try:
         with open(path, errors="replace") as f:
