@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.gofleet.golang.plugins.module_utils import _layout
 from ansible_collections.gofleet.golang.plugins.modules import go_install
 from testbed import ansible_module, config
+from testbed.trees import linked_copy, replace_file, tree_digest
 
 NEW, OLD, OLDER_PATCH = config.NEWEST, config.OLDSTABLE, "1.27.2"
 
@@ -125,12 +126,30 @@ def test_arch_not_published_lists_what_is(go_mirror, where):
     assert r.get("failed") and "linux-amd64" in r["msg"].replace("linux/amd64", "linux-amd64"), r["msg"]
 
 
+@pytest.fixture(scope="module")
+def installed_old(mirror_server, tmp_path_factory):
+    """An install root where go_install installed 1.26.6, once for the module (an extraction of 70 MB
+    per test was most of these tests' time); `active_old` gives each test a hard-linked copy."""
+    base = tmp_path_factory.mktemp("installed-old")
+    origin = dict(install_root=str(base / "root"), active_link=str(base / "bin" / "go"))
+    r = install(mirror_server, origin, version=OLD)
+    assert r["changed"] and not r.get("failed"), r
+    mirror_server.reset()
+    assert os.readlink(origin["active_link"]) == os.path.join(origin["install_root"], "go" + OLD)  # copied as such
+    digest = tree_digest(origin["install_root"])
+    yield origin
+    assert tree_digest(origin["install_root"]) == digest  # no test wrote through a hard link
+
+
 @pytest.fixture
-def active_old(go_mirror, where):
-    """A working previously active Go (1.26.6) that every failure must leave intact."""
-    r = install(go_mirror, where, version=OLD)
-    assert r["changed"]
-    go_mirror.reset()
+def active_old(installed_old, where):
+    """A working previously active Go (1.26.6) that every failure must leave intact: a copy of
+    `installed_old` made of hard links (go_install renames and removes, it never rewrites a file of
+    an installed tree), its active link pointing into the copy."""
+    linked_copy(installed_old["install_root"], where["install_root"])
+    replace_file(os.path.join(where["install_root"], ".lock"), "")  # a lock of its own (flock is per file)
+    os.makedirs(os.path.dirname(where["active_link"]))
+    os.symlink(os.path.join(where["install_root"], "go" + OLD), where["active_link"])
     return go_version(where["active_link"])
 
 

@@ -34,6 +34,7 @@ from ansible_collections.gofleet.golang.plugins.module_utils import _binary
 from ansible_collections.gofleet.golang.plugins.modules import go_install, go_toolchain_rebuild
 
 from testbed import ansible_module, config, mirror
+from testbed.trees import linked_copy, replace_file, tree_digest
 
 OLD, NEW = config.OLDSTABLE, config.NEWEST  # 1.26.6, 1.27.3
 SLOW = pytest.mark.skipif(os.environ.get("GOFLEET_SKIP_MAKE_BASH") == "1", reason="GOFLEET_SKIP_MAKE_BASH=1")
@@ -45,32 +46,8 @@ def official(version, arch="amd64"):
     return mirror.host_goroot(version, arch)
 
 
-def linked_copy(src, dst):
-    """A GOROOT copy made of hard links (fast); see the module docstring for why that is safe."""
-    subprocess.run(["cp", "-al", src, dst], check=True)
-    return dst
-
-
-def replace_file(path, text):
-    """Give a hard-linked copy its own version of one file (the cached tree keeps its own)."""
-    os.unlink(path)
-    with open(path, "w") as f:
-        f.write(text)
-
-
 def go_version_m(go, exe):
     return subprocess.run([go, "version", "-m", exe], capture_output=True, text=True, check=True).stdout
-
-
-def tree_digest(goroot):
-    """Sizes and mtimes of every file of a tree: proves a cached tree was not modified."""
-    out = []
-    for d, dirs, files in os.walk(goroot):
-        dirs.sort()
-        for f in sorted(files):
-            st = os.lstat(os.path.join(d, f))
-            out.append((os.path.relpath(os.path.join(d, f), goroot), st.st_size, st.st_mtime_ns))
-    return out
 
 
 # ---- a file:// module proxy ----------------------------------------------------------------------
@@ -103,9 +80,10 @@ def proxy(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def gocache(tmp_path_factory):
-    """One build cache for this file's tests (each toolchain compiles its runtime once)."""
-    return str(tmp_path_factory.mktemp("gocache"))
+def gocache():
+    """The test bed's build cache (config.GOCACHE), kept between runs."""
+    os.makedirs(config.GOCACHE, exist_ok=True)
+    return config.GOCACHE
 
 
 class Home:
@@ -339,9 +317,9 @@ def test_make_bash_past_its_time_limit_leaves_the_old_goroot_active(home, tmp_pa
     system_tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(system_tmp))
     started = time.time()
-    r = run({"goroot": link, "rebuild_goroot": "always", "bootstrap_goroot": official(OLD), "build_timeout": 20,
+    r = run({"goroot": link, "rebuild_goroot": "always", "bootstrap_goroot": official(OLD), "build_timeout": 8,
              "rebuild_tools": False})
-    _assert_old_still_active(root, link, "did not finish within build_timeout=20 s", r)
+    _assert_old_still_active(root, link, "did not finish within build_timeout=8 s", r)
     assert time.time() - started < 120
     assert "Building Go cmd/dist using" in r["msg"]  # it was really building when stopped
     assert not subprocess.run(["pgrep", "-f", os.path.join(root, ".stage-")], capture_output=True, check=False).stdout  # nothing left running

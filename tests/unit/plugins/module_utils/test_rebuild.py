@@ -64,7 +64,7 @@ def built(tmp_path_factory):
     src.mkdir()
     (src / "go.mod").write_text("module example.com/flags\n\ngo 1.26\n")
     (src / "main.go").write_text('package main\n\nvar version = "dev"\n\nfunc main() { println(version) }\n')
-    env = dict(os.environ, GOCACHE=str(work / "cache"), GOPATH=str(work / "gopath"), GOFLAGS="", GOTOOLCHAIN="local")
+    env = dict(os.environ, GOCACHE=config.GOCACHE, GOPATH=str(work / "gopath"), GOFLAGS="", GOTOOLCHAIN="local")
     out = {}
     for name, flags, extra in (
             ("plain", [], {"CGO_ENABLED": "0"}),
