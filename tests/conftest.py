@@ -164,3 +164,19 @@ def distro_images() -> dict:
     """name -> podman image of each Debian host (bookworm/bullseye/trixie amd64, bookworm arm64)."""
     from testbed import images  # pylint: disable=import-outside-toplevel
     return images.build_all()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _purge_stale_test_users():
+    """Users a killed earlier run created (testbed/users.py) are removed once per session."""
+    if os.geteuid() == 0:
+        from testbed import users  # pylint: disable=import-outside-toplevel
+        users.purge_stale()
+
+
+@pytest.fixture
+def second_user():
+    """A real second Unix user (another local user on a shared host), removed after the test."""
+    from testbed import users  # pylint: disable=import-outside-toplevel
+    with users.created() as user:
+        yield user

@@ -22,6 +22,8 @@ import re
 import stat
 import struct
 
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
+
 try:
     from elftools.elf.elffile import ELFFile  # optional: extra ELF detail, independent oracle
     HAS_PYELFTOOLS = True
@@ -30,7 +32,7 @@ except ImportError:  # pragma: no cover - the node may have only the standard li
     HAS_PYELFTOOLS = False
 
 
-class BinaryError(ValueError):
+class BinaryError(GofleetError, ValueError):
     """The file is not an executable this reader understands, is truncated, or unreadable."""
 
 

@@ -23,12 +23,14 @@ import time
 
 from ansible.module_utils.urls import fetch_url, url_argument_spec
 
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
+
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 RETRYABLE_STATUS = {-1, 408, 425, 429, 500, 502, 503, 504}
 BLOCK = 1 << 20
 
 
-class DownloadError(Exception):
+class DownloadError(GofleetError):
     """A download that failed or did not verify; the message says what and what to do."""
 
 

@@ -34,6 +34,7 @@ import tarfile
 import tempfile
 import time
 
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 from ansible_collections.gofleet.golang.plugins.module_utils._versions import version_key
 
 _VERSION = r"\d+\.\d+(\.\d+)?((rc|beta)\d+)?"
@@ -46,7 +47,7 @@ META = ".gofleet"
 UNPACK_FACTOR = 4.5
 
 
-class LayoutError(Exception):
+class LayoutError(GofleetError):
     """Something in the layout prevents the operation; the message says what to do."""
 
 

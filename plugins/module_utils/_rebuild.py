@@ -39,6 +39,7 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 from ansible_collections.gofleet.golang.plugins.module_utils import _binary, _goenv, _layout, _platform, _versions
 
 TOOL_DIR = re.compile(r"^[a-z0-9]+_[a-z0-9]+$")
@@ -62,7 +63,7 @@ NEEDS_NEWER = re.compile(r"requires go >= ?(\S+?)[\s;)]")
 HELLO = 'package main\n\nfunc main() { println("gofleet-rebuild-ok") }\n'
 
 
-class RebuildError(Exception):
+class RebuildError(GofleetError):
     """A step cannot be done; the message says what was wrong and what to do."""
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 from ansible_collections.gofleet.golang.plugins.module_utils._platform import archive_arch, goarch_of_archive_arch
 
 DEFAULT_BASE_URL = "https://go.dev"
@@ -36,7 +37,7 @@ _LINE_RE = re.compile(r"^(?:go)?(\d+)\.(\d+)(?:\.[xX*])?$")
 _CLAUSE_RE = re.compile(r"^(>=|<=|==|!=|>|<|=|~)?\s*(\S+)$")
 
 
-class VersionError(ValueError):
+class VersionError(GofleetError, ValueError):
     """A version, spec or version file that cannot be resolved; the message says what to do."""
 
 
