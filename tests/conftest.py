@@ -9,11 +9,14 @@ Each fixture builds what it needs through tests/testbed (cached under GOFLEET_CA
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -180,3 +183,34 @@ def second_user():
     from testbed import users  # pylint: disable=import-outside-toplevel
     with users.created() as user:
         yield user
+
+
+@pytest.fixture
+def sidecar_only_mirror(go_mirror):
+    """A mirror that serves the archives' sidecars but no JSON index (404), as plain file mirrors do."""
+    tree = go_mirror.tree
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # pylint: disable=arguments-differ
+            pass
+
+        def do_GET(self):
+            path = urllib.parse.urlsplit(self.path).path
+            name = path[len("/dl/"):] if path.startswith("/dl/") else ""
+            if name.endswith(".sha256") and "/" not in name and os.path.isfile(os.path.join(tree, name)):
+                with open(os.path.join(tree, name), "rb") as f:
+                    body = f.read()
+                self.send_response(200)
+            else:
+                body = b"not found\n"
+                self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()

@@ -5,7 +5,8 @@
 """Go versions, version specs, version files and release resolution. Standard library only.
 
 Runs on the managed node (Python 3.8+) and on the controller (the go_release lookup). No network
-code: callers fetch the JSON index (index_url()) themselves and pass the decoded list in.
+code and no release files: module_utils/_release.py turns a spec into a complete Release, using
+choose_version() here to pick the version in an index.
 
 Versions are handled without the ``go`` prefix, in go.dev's spelling: ``1.27.3``, ``1.20`` (up to
 Go 1.20 the first release of a minor line has no ``.0``), ``1.21.0`` (from Go 1.21 it has),
@@ -24,11 +25,13 @@ are skipped unless a spec names one exactly.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
-from ansible_collections.gofleet.golang.plugins.module_utils._platform import archive_arch, goarch_of_archive_arch
+from ansible_collections.gofleet.golang.plugins.module_utils._platform import archive_arch
 
 DEFAULT_BASE_URL = "https://go.dev"
 _PRE_RANK = {"beta": 0, "rc": 1, None: 2}
@@ -335,16 +338,36 @@ def _spec_from_text(value, newest_patch, name):
     return spec.text
 
 
+MAX_VERSION_FILE = 1 << 20
+
+
 def read_version_file(path, newest_patch=False):
     """Spec named by a version file on this host, by its name (go.mod, go.work, .go-version,
     .tool-versions; a name ending in .mod or .work is read as go.mod). Raises OSError or VersionError.
 
     Exact versions come back with the 'go' prefix (go1.21.0, go1.20) so that parse_spec() takes
     them as exact; with newest_patch=True a stable one comes back as its line ('1.21.x').
+    The file may belong to anyone (a project checkout) while this runs as root: a symbolic link is
+    refused (a link to a root-only file must not have its first line quoted in an error), it is
+    opened without blocking (a FIFO does not hang the run), must be a regular file, and is read up
+    to 1 MiB.
     """
     base = os.path.basename(path)
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        text = f.read()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise VersionError("%s is a symbolic link: give the path of the file itself (%s); links are not "
+                               "followed" % (path, os.path.realpath(path))) from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise VersionError("%s is not a regular file: give the path of a go.mod, go.work, .go-version or "
+                               ".tool-versions file" % path)
+        data = f.read(MAX_VERSION_FILE + 1)
+    if len(data) > MAX_VERSION_FILE:
+        raise VersionError("%s is larger than 1 MiB: not a version file" % path)
+    text = data.decode("utf-8", "replace")
     if base in ("go.mod", "go.work") or base.endswith((".mod", ".work")):
         return parse_gomod(text, newest_patch, name=path)
     if base == ".tool-versions" or base.endswith(".tool-versions"):
@@ -391,13 +414,14 @@ def _releases(index):
     return out
 
 
-def _is_stable(v, rel):
+def is_stable_release(v, rel):
+    """A release is stable when its version is and the index does not say otherwise."""
     return rel.get("stable", v.stable) is not False and v.stable
 
 
 def _nearest(releases, wanted_key, count=4):
     """Tags of the `count` published stable versions nearest to wanted_key (2 newer, 2 older if they exist)."""
-    stable = [v for v, rel in releases if _is_stable(v, rel)] or [v for v, rel in releases]
+    stable = [v for v, rel in releases if is_stable_release(v, rel)] or [v for v, rel in releases]
     older = [v for v in stable if v.key < wanted_key]
     newer = sorted((v for v in stable if v.key >= wanted_key), key=lambda v: v.key)[:max(2, count - len(older))]
     older = older[:count - len(newer)]
@@ -415,7 +439,7 @@ def choose_version(spec, index, include_unstable=False):
     releases = _releases(index)
     if not releases:
         raise VersionError("the release index lists no releases: check the base URL")
-    candidates = [(v, rel) for v, rel in releases if include_unstable or _is_stable(v, rel)]
+    candidates = [(v, rel) for v, rel in releases if include_unstable or is_stable_release(v, rel)]
     if spec.kind == "exact":
         for v, rel in releases:
             if v == spec.version:
@@ -448,73 +472,3 @@ def choose_version(spec, index, include_unstable=False):
     raise VersionError("no %srelease matches %r; published: %s"
                        % ("" if include_unstable else "stable ", spec.text,
                           _nearest(releases, candidates[0][0].key, count=6)))
-
-
-def release_file(rel, goos, goarch, kind="archive"):
-    """The file entry of one release for (goos, goarch), or raise VersionError listing what is published."""
-    want_arch = archive_arch(goarch)
-    for f in rel.get("files") or []:
-        if f.get("os") == goos and f.get("arch") in (want_arch, goarch) and f.get("kind", "archive") == kind:
-            return f
-    published = sorted({"%s-%s" % (f.get("os"), f.get("arch")) for f in rel.get("files") or []
-                        if f.get("kind", "archive") == kind})
-    raise VersionError("%s is not published for %s-%s; it is published for: %s"
-                       % (rel.get("version"), goos, want_arch, ", ".join(published) or "nothing"))
-
-
-def resolve(spec, index, goos, goarch, include_unstable=False):
-    """Resolve a spec against a go.dev JSON index (decoded list) for one platform.
-
-    Returns a dict: version ('1.27.3', no 'go'), tag ('go1.27.3'), filename, sha256, size,
-    os, arch (GOARCH, e.g. 'arm' for an armv6l archive), stable, url (relative to the base URL:
-    '/dl/<filename>'; file_url(base, filename) gives the absolute one).
-    Raises VersionError: unknown spec/version (naming the nearest published), platform not
-    published for the chosen version (listing what is, and the newest release that has it).
-    """
-    spec = spec if isinstance(spec, Spec) else parse_spec(spec)
-    v, rel = choose_version(spec, index, include_unstable)
-    try:
-        f = release_file(rel, goos, goarch)
-    except VersionError as e:
-        msg = str(e)
-        if spec.kind != "exact":
-            for ov, orel in _releases(index):
-                if ov < v and (include_unstable or _is_stable(ov, orel)):
-                    try:
-                        release_file(orel, goos, goarch)
-                    except VersionError:
-                        continue
-                    msg += "; the newest older release published for %s-%s is %s" % (goos, archive_arch(goarch), ov.tag)
-                    break
-        raise VersionError(msg) from None
-    return {
-        "version": str(v),
-        "tag": v.tag,
-        "filename": f["filename"],
-        "sha256": (f.get("sha256") or "").lower() or None,
-        "size": f.get("size"),
-        "os": f.get("os", goos),
-        "arch": goarch_of_archive_arch(f.get("arch", archive_arch(goarch))),
-        "stable": _is_stable(v, rel),
-        "url": "/dl/" + f["filename"],
-    }
-
-
-def sidecar_release(spec, goos, goarch, base=None):
-    """For a mirror without a JSON index: the file an exact spec names, its digest unknown.
-
-    Returns the same dict as resolve() with sha256 and size None (fetch sidecar_url() for the
-    digest). Raises VersionError for any spec but an exact version: without an index only exact
-    versions resolve.
-    """
-    spec = spec if isinstance(spec, Spec) else parse_spec(spec)
-    if spec.kind != "exact":
-        where = "%s has no JSON index (%s)" % (base, index_url(base)) if base else "without a JSON index"
-        raise VersionError("%s: only exact versions resolve through .sha256 sidecars, and %r is a %s spec; "
-                           "give an exact version such as 1.27.3 (or serve the index)" % (where, spec.text, spec.kind))
-    v = spec.version
-    filename = archive_filename(v, goos, goarch)
-    return {
-        "version": str(v), "tag": v.tag, "filename": filename, "sha256": None, "size": None,
-        "os": goos, "arch": goarch, "stable": v.stable, "url": "/dl/" + filename,
-    }

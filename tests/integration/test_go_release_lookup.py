@@ -152,37 +152,6 @@ def test_sidecar_mode_exact_only(go_mirror):
     assert "go1.27.2.linux-arm64.tar.gz is not published at" in str(e.value)
 
 
-@pytest.fixture
-def sidecar_only_mirror(go_mirror):
-    """A mirror that serves the archives' sidecars but no JSON index (404), as plain file mirrors do."""
-    tree = go_mirror.tree
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):  # pylint: disable=arguments-differ
-            pass
-
-        def do_GET(self):
-            path = urllib.parse.urlsplit(self.path).path
-            name = path[len("/dl/"):] if path.startswith("/dl/") else ""
-            if name.endswith(".sha256") and "/" not in name and os.path.isfile(os.path.join(tree, name)):
-                with open(os.path.join(tree, name), "rb") as f:
-                    body = f.read()
-                self.send_response(200)
-            else:
-                body = b"not found\n"
-                self.send_response(404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d" % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
-
-
 def test_mirror_without_index_falls_back_to_sidecars(go_mirror, sidecar_only_mirror):
     rel = lookup(["1.27.3"], base_url=sidecar_only_mirror, os="linux", arch="amd64")[0]
     assert rel["sha256"] == published(go_mirror, "go1.27.3.linux-amd64.tar.gz")["sha256"]
