@@ -208,7 +208,6 @@ _raw:
       sample: index
 """
 
-import re
 import subprocess
 
 from ansible.errors import AnsibleLookupError
@@ -216,7 +215,8 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _versions
+from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _release, _versions
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
 try:
     import requests
@@ -228,7 +228,7 @@ else:
     REQUESTS_IMPORT_ERROR = None
 
 display = Display()
-HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
@@ -238,6 +238,14 @@ def _run(argv):
     except (OSError, subprocess.SubprocessError) as e:
         return 1, "", str(e)
     return done.returncode, done.stdout, done.stderr
+
+
+class FetchError(GofleetError):
+    """A request that failed; `status` is the HTTP status, or None when no answer came."""
+
+    def __init__(self, msg, status=None):
+        super().__init__(msg)
+        self.status = status
 
 
 class LookupModule(LookupBase):
@@ -256,15 +264,22 @@ class LookupModule(LookupBase):
                 raise AnsibleLookupError("go_release: version_file %s: %s" % (path, e)) from None
         if not specs:
             raise AnsibleLookupError("go_release: give a version spec (e.g. '1.27.x', 'stable') or version_file=")
-
         goos, goarch = self._platform()
         base = self.get_option("base_url").rstrip("/")
         session = self._session()
+        fetch = self._fetcher(session)
         try:
-            index = self._index(session, base) if self.get_option("use_index") else None
             results = []
             for spec in specs:
-                results.append(self._resolve(session, base, index, spec, goos, goarch))
+                try:
+                    rel = _release.resolve(spec, goos, goarch, fetch, base,
+                                           include_unstable=self.get_option("include_unstable"),
+                                           use_index=self.get_option("use_index"))
+                except GofleetError as e:
+                    raise AnsibleLookupError("go_release %r (%s-%s) at %s: %s" % (spec, goos, goarch, base, e)) from None
+                if self.get_option("check_file"):
+                    self._check_file(session, spec, rel)
+                results.append(rel.as_dict())
             return results
         finally:
             session.close()
@@ -300,64 +315,61 @@ class LookupModule(LookupBase):
             session.proxies = {"http": self.get_option("proxy"), "https": self.get_option("proxy")}
         return session
 
-    def _get(self, session, url, method="GET", ok404=False):
+    def _fetcher(self, session):
+        """fetch(url, max_bytes) -> text for the resolver; each URL is requested once per lookup run."""
+        seen = {}
+
+        def fetch(url, max_bytes):
+            if url not in seen:
+                try:
+                    seen[url] = (self._get_text(session, url, max_bytes), None)
+                except FetchError as e:
+                    seen[url] = (None, e)
+                    if e.status == 404 and url.endswith("mode=json&include=all"):
+                        display.warning("go_release: %s has no JSON index (404): only exact versions resolve, through "
+                                        ".sha256 sidecars" % url.split("/dl/")[0])
+            text, err = seen[url]
+            if err is not None:
+                raise err
+            return text
+        return fetch
+
+    def _request(self, session, url, method="GET", stream=False):
         try:
-            r = session.request(method, url, timeout=self.get_option("timeout"), allow_redirects=True)
+            r = session.request(method, url, timeout=self.get_option("timeout"), allow_redirects=True, stream=stream)
         except requests.exceptions.TooManyRedirects:
-            raise AnsibleLookupError("go_release: %s redirects in a loop (more than %d redirects): the mirror or a "
-                                     "proxy in between is misconfigured" % (url, session.max_redirects)) from None
+            raise FetchError("%s redirects in a loop (more than %d redirects): the mirror or a proxy in between is "
+                             "misconfigured" % (url, session.max_redirects)) from None
         except requests.exceptions.SSLError as e:
-            raise AnsibleLookupError("go_release: TLS error for %s: %s (give ca_path= for a private CA)"
-                                     % (url, e)) from None
+            raise FetchError("TLS error for %s: %s (give ca_path= for a private CA)" % (url, e)) from None
         except requests.exceptions.RequestException as e:
-            raise AnsibleLookupError("go_release: cannot fetch %s after %d retries: %s"
-                                     % (url, self.get_option("retries"), e)) from None
-        if r.status_code == 404 and ok404:
-            return None
+            raise FetchError("cannot fetch %s after %d retries: %s" % (url, self.get_option("retries"), e)) from None
         if r.status_code != 200:
+            r.close()
             tried = " after %d retries" % self.get_option("retries") if r.status_code in RETRY_STATUS else ""
-            raise AnsibleLookupError("go_release: %s answered HTTP %d%s" % (url, r.status_code, tried))
+            raise FetchError("%s answered HTTP %d%s" % (url, r.status_code, tried), r.status_code)
         return r
 
-    def _index(self, session, base):
-        url = _versions.index_url(base)
-        r = self._get(session, url, ok404=True)
-        if r is None:
-            display.warning("go_release: %s has no JSON index (404): only exact versions resolve, through .sha256 "
-                            "sidecars" % base)
-            return None
+    def _get_text(self, session, url, max_bytes):
+        r = self._request(session, url, stream=True)
         try:
-            return r.json()
-        except ValueError as e:
-            raise AnsibleLookupError("go_release: %s did not return JSON (%s): check base_url" % (url, e)) from None
+            data = b""
+            for block in r.iter_content(1 << 16):
+                data += block
+                if len(data) > max_bytes:
+                    raise FetchError("%s is larger than %d bytes: not an index or a sidecar" % (url, max_bytes))
+        except requests.exceptions.RequestException as e:
+            raise FetchError("cannot read %s: %s" % (url, e)) from None
+        finally:
+            r.close()
+        return data.decode("utf-8", "replace")
 
-    def _resolve(self, session, base, index, spec, goos, goarch):
+    def _check_file(self, session, spec, rel):
         try:
-            if index is not None:
-                rel = _versions.resolve(spec, index, goos, goarch, include_unstable=self.get_option("include_unstable"))
-                rel["source"] = "index"
-            else:
-                rel = _versions.sidecar_release(spec, goos, goarch, base=base)
-                rel["source"] = "sidecar"
-        except _versions.VersionError as e:
-            where = _versions.index_url(base) if index is not None else base
-            raise AnsibleLookupError("go_release %r (%s-%s) at %s: %s" % (spec, goos, goarch, where, e)) from None
-        rel["url"] = _versions.file_url(base, rel["filename"])
-        if index is None:
-            sidecar = _versions.sidecar_url(base, rel["filename"])
-            r = self._get(session, sidecar, ok404=True)
-            if r is None:
-                raise AnsibleLookupError("go_release %r: %s is not published at %s (404 for %s): check the version and "
-                                         "os/arch, or serve the JSON index so that the nearest versions can be named"
-                                         % (spec, rel["filename"], base, sidecar))
-            digest = (r.text.split() or [""])[0]
-            if not HEX64.match(digest):
-                raise AnsibleLookupError("go_release %r: %s holds no SHA-256 digest (got %r)" % (spec, sidecar, r.text[:80]))
-            rel["sha256"] = digest.lower()
-        if self.get_option("check_file"):
-            r = self._get(session, rel["url"], method="HEAD")
-            length = r.headers.get("Content-Length")
-            if rel.get("size") is not None and length is not None and int(length) != rel["size"]:
-                raise AnsibleLookupError("go_release %r: %s is %s bytes, but the index publishes %d"
-                                         % (spec, rel["url"], length, rel["size"]))
-        return rel
+            r = self._request(session, rel.url, method="HEAD")
+        except FetchError as e:
+            raise AnsibleLookupError("go_release %r: %s" % (spec, e)) from None
+        length = r.headers.get("Content-Length")
+        if rel.size is not None and length is not None and length.strip() != str(rel.size):
+            raise AnsibleLookupError("go_release %r: %s is %s bytes, but the index publishes %d"
+                                     % (spec, rel.url, length, rel.size))
