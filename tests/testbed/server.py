@@ -21,33 +21,60 @@ Faults apply to archive and sidecar requests (/dl/<file>, /go/<file>), except `b
     stall        headers sent, then nothing for `seconds` (default 30) before the body
     bad_digest   the JSON index and the sidecars carry a wrong sha256 for every file
     redirect_loop  /dl/<file> -> /go/<file> -> /dl/<file> -> ...
+Hostile servers (issue 14 items 5 and 6):
+    oversize     no Content-Length, the file and then `bytes` more (default 256 MiB) until the
+                 client hangs up: a body larger than published
+    drip         headers at once, then the body one byte every `seconds` (default 1)
+    drip_headers the status line and headers one byte every `seconds` (default 1)
+    bad_length   Content-Length: not-a-number, then the body, then the connection is closed
+    gzip         the body gzip-compressed on the fly, Content-Encoding: gzip (the index too)
+    gzip_label   the stored bytes as they are, labelled Content-Encoding: gzip (object-store
+                 metadata on a .tar.gz)
+    https_to_http  on the TLS listener, /dl/<file> -> http://127.0.0.1:<plain port>/go/<file>
+    redirect_other /dl/<file> -> http://127.0.0.2:<other port>/go/<file>, another origin
 With count=N the fault hits the next N matching requests, then the server is healthy again
-(for retry tests); without count it stays until reset.
+(for retry tests); without count it stays until reset. `bytes` and `seconds` are query
+parameters of the fault POST too.
+
+Listeners (one State, one log): the plain one on 127.0.0.1; with --tls-port-file a TLS one on
+127.0.0.1 (certificate from testbed.tls, trusted by nothing but the tests); with
+--other-port-file a plain one on 127.0.0.2 (another host and port: another origin). Each log
+entry names the listener and records the Authorization and Accept-Encoding headers received.
 
 Run: python -m testbed.server --root <mirror tree> [--port 0] [--port-file F]
+         [--tls-port-file F] [--other-port-file F]
+Tests that need the TLS or the other listener start their own process with start().
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gzip
 import http.server
 import json
 import os
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 
-FAULTS = ("http500", "http404", "truncate", "stall", "bad_digest", "redirect_loop")
+FAULTS = ("http500", "http404", "truncate", "stall", "bad_digest", "redirect_loop", "oversize", "drip",
+          "drip_headers", "bad_length", "gzip", "gzip_label", "https_to_http", "redirect_other")
 WRONG = "0" * 64
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class State:
     def __init__(self, root: str):
         self.root = root
         self.lock = threading.Lock()
-        self.faults = {}  # name -> {"count": int or None, "seconds": float}
+        self.faults = {}  # name -> {"count": int or None, "seconds": float, "bytes": int}
         self.log = []
+        self.ports = {}  # listener kind (plain, tls, other) -> port
 
     def take(self, name: str):
         """The fault's settings if it is on (consuming one use when counted), else None."""
@@ -77,7 +104,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         pass
 
+    @property
+    def kind(self) -> str:
+        return self.server.kind
+
     def _send(self, code, body=b"", ctype="text/plain; charset=utf-8", headers=None):
+        drip = self.state.take("drip_headers") if self._fault_applies() else None
+        if drip:
+            return self._drip_headers(code, body, ctype, headers, drip["seconds"])
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -87,10 +121,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _fault_applies(self) -> bool:
+        return self.command == "GET" and urllib.parse.urlsplit(self.path).path.startswith(("/dl/", "/go/"))
+
+    def _drip_headers(self, code, body, ctype, headers, seconds):
+        head = "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (code, ctype, len(body))
+        head += "".join("%s: %s\r\n" % kv for kv in (headers or {}).items()) + "\r\n"
+        self._record(code)
+        try:
+            for ch in head.encode():
+                self.wfile.write(bytes([ch]))
+                self.wfile.flush()
+                time.sleep(seconds)
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
     def _record(self, code, sent=0):
         with self.state.lock:
             self.state.log.append({"method": self.command, "path": self.path, "status": code,
-                                   "bytes": sent, "time": time.time()})
+                                   "bytes": sent, "time": time.time(), "listener": self.kind,
+                                   "authorization": self.headers.get("Authorization"),
+                                   "accept_encoding": self.headers.get("Accept-Encoding")})
 
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
@@ -105,8 +158,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if name not in FAULTS:
                 return self._send(400, ("unknown fault %r; known: %s\n" % (name, ", ".join(FAULTS))).encode())
             count = int(q["count"]) if "count" in q else None
+            default_seconds = 1 if name in ("drip", "drip_headers") else 30
             with self.state.lock:
-                self.state.faults[name] = {"count": count, "seconds": float(q.get("seconds", 30))}
+                self.state.faults[name] = {"count": count, "seconds": float(q.get("seconds", default_seconds)),
+                                           "bytes": int(q.get("bytes", 256 << 20))}
             return self._send(200, b"ok\n")
         return self._send(404, b"not found\n")
 
@@ -126,8 +181,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             name = url.path[len("/dl/"):]
             if self._file_fault(name):
                 return None
+            location = "/go/" + name
+            if self.kind == "tls" and self.state.take("https_to_http"):
+                location = "http://127.0.0.1:%d/go/%s" % (self.state.ports["plain"], name)
+            elif self.kind != "other" and "other" in self.state.ports and self.state.take("redirect_other"):
+                location = "http://127.0.0.2:%d/go/%s" % (self.state.ports["other"], name)
             self._record(302)
-            return self._send(302, b"", headers={"Location": "/go/" + name})
+            return self._send(302, b"", headers={"Location": location})
         if url.path.startswith("/go/"):
             name = url.path[len("/go/"):]
             if self.state.active("redirect_loop"):
@@ -150,8 +210,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 for fl in rel["files"]:
                     fl["sha256"] = WRONG
             body = json.dumps(rels).encode()
+        headers = {}
+        if self.state.take("gzip"):
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
         self._record(200, len(body))
-        return self._send(200, body, "application/json")
+        return self._send(200, body, "application/json", headers=headers)
 
     def _file_fault(self, name) -> bool:
         """Serve a fault for a file request if one is on; True when the request is answered."""
@@ -166,7 +230,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return True
         return False
 
-    def _file(self, name):
+    def _file(self, name):  # pylint: disable=too-many-branches,too-many-statements
         path = os.path.join(self.state.root, name)
         if not os.path.isfile(path) or name.endswith(".json"):
             self._record(404)
@@ -175,11 +239,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, WRONG.encode())
         size = os.path.getsize(path)
         ctype = "application/octet-stream" if not name.endswith(".sha256") else "text/plain; charset=utf-8"
+        if self.state.active("drip_headers"):
+            with open(path, "rb") as f:
+                return self._send(200, f.read(), ctype)
         truncate = self.state.take("truncate")
         stall = self.state.take("stall")
+        oversize = self.state.take("oversize")
+        drip = self.state.take("drip")
+        bad_length = self.state.take("bad_length")
+        gzipped = self.state.take("gzip")
+        label = self.state.take("gzip_label")
+        body = None
+        if gzipped:
+            with open(path, "rb") as f:
+                body = gzip.compress(f.read(), compresslevel=1)
+            size = len(body)
         self.send_response(200)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(size))
+        if oversize:
+            self.send_header("Connection", "close")
+        elif bad_length:
+            self.send_header("Content-Length", "not-a-number")
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Content-Length", str(size))
+        if gzipped or label:
+            self.send_header("Content-Encoding", "gzip")
         self.end_headers()
         if self.command == "HEAD":
             self._record(200)
@@ -190,17 +275,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if stall:
                 self.wfile.flush()
                 time.sleep(stall["seconds"])
-            with open(path, "rb") as f:
-                while sent < limit:
-                    block = f.read(min(1 << 20, limit - sent))
-                    if not block:
-                        break
-                    self.wfile.write(block)
-                    sent += len(block)
+            if body is not None:
+                self.wfile.write(body[:limit])
+                sent = limit
+            else:
+                with open(path, "rb") as f:
+                    while sent < limit:
+                        block = f.read(1 if drip else min(1 << 20, limit - sent))
+                        if not block:
+                            break
+                        self.wfile.write(block)
+                        sent += len(block)
+                        if drip:
+                            self.wfile.flush()
+                            time.sleep(drip["seconds"])
+            if oversize:
+                zeros = bytes(1 << 16)
+                extra = oversize["bytes"]
+                while extra > 0:
+                    self.wfile.write(zeros[:min(len(zeros), extra)])
+                    sent += min(len(zeros), extra)
+                    extra -= len(zeros)
         except (BrokenPipeError, ConnectionResetError):
             pass
         self._record(200, sent)
-        if truncate:
+        if truncate or oversize or bad_length:
             self.close_connection = True
         return None
 
@@ -208,17 +307,50 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    kind = "plain"
 
 
-def serve(root: str, port: int = 0, port_file: str = None):
-    httpd = Server(("127.0.0.1", port), Handler)
-    httpd.state = State(root)
-    if port_file:
-        tmp = port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(httpd.server_address[1]))
-        os.replace(tmp, port_file)
-    httpd.serve_forever()
+class TLSServer(Server):
+    kind = "tls"
+
+    def get_request(self):
+        from testbed import tls  # pylint: disable=import-outside-toplevel
+        sock, addr = super().get_request()
+        if not hasattr(self, "context"):
+            self.context = tls.server_context()
+        sock.settimeout(30)
+        # the handshake happens in the handler's thread, on its first read
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request, client_address):
+        pass  # a client that refuses the test CA ends its handshake: expected, not news
+
+
+def _listen(cls, host, port, state, port_file, kind=None):
+    httpd = cls((host, port), Handler)
+    httpd.state = state
+    if kind:
+        httpd.kind = kind
+    state.ports[httpd.kind] = httpd.server_address[1]
+    return httpd, port_file
+
+
+def serve(root: str, port: int = 0, port_file: str = None, tls_port_file: str = None, other_port_file: str = None):
+    state = State(root)
+    servers = [_listen(Server, "127.0.0.1", port, state, port_file)]
+    if tls_port_file:
+        servers.append(_listen(TLSServer, "127.0.0.1", 0, state, tls_port_file))
+    if other_port_file:
+        servers.append(_listen(Server, "127.0.0.2", 0, state, other_port_file, kind="other"))
+    for httpd, dummy in servers[1:]:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    for httpd, pf in reversed(servers):  # the plain port file last: it means "all listening"
+        if pf:
+            tmp = pf + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(str(httpd.server_address[1]))
+            os.replace(tmp, pf)
+    servers[0][0].serve_forever()
 
 
 def main():
@@ -226,8 +358,69 @@ def main():
     p.add_argument("--root", required=True, help="mirror tree (see testbed.mirror)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     p.add_argument("--port-file", help="write the port chosen here once listening")
+    p.add_argument("--tls-port-file", help="also listen with TLS on 127.0.0.1 (testbed.tls); write its port here")
+    p.add_argument("--other-port-file", help="also listen on 127.0.0.2 (another origin); write its port here")
     a = p.parse_args()
-    serve(a.root, a.port, a.port_file)
+    serve(a.root, a.port, a.port_file, a.tls_port_file, a.other_port_file)
+
+
+class Running:
+    """A server process started by start(): its URLs, the CA to trust, the control API."""
+
+    def __init__(self, tree, ports):
+        self.tree = tree
+        self.url = "http://127.0.0.1:%d" % ports["plain"]
+        self.tls_url = "https://127.0.0.1:%d" % ports["tls"] if "tls" in ports else None
+        self.other_url = "http://127.0.0.2:%d" % ports["other"] if "other" in ports else None
+        if self.tls_url:
+            from testbed import tls  # pylint: disable=import-outside-toplevel
+            self.ca = tls.materials()["ca"]
+
+    def _post(self, path):
+        req = urllib.request.Request(self.url + path, data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.read()
+
+    def fault(self, name, **params):
+        """Turn a fault on; params: count, seconds, bytes."""
+        self._post("/_testbed/fault?" + urllib.parse.urlencode(dict(name=name, **params)))
+
+    def reset(self):
+        self._post("/_testbed/reset")
+
+    def log(self):
+        with urllib.request.urlopen(self.url + "/_testbed/log", timeout=10) as r:
+            return json.loads(r.read())
+
+
+@contextlib.contextmanager
+def start(root, folder, tls=True, other=True):
+    """Run a server process on the mirror tree `root` with the TLS and the other listener; yield Running."""
+    files = {"plain": os.path.join(folder, "port")}
+    argv = [sys.executable, "-m", "testbed.server", "--root", root, "--port-file", files["plain"]]
+    if tls:
+        from testbed import tls as tls_mod  # pylint: disable=import-outside-toplevel
+        tls_mod.materials()  # made here, once, not raced by the server's first handshake
+        files["tls"] = os.path.join(folder, "tls-port")
+        argv += ["--tls-port-file", files["tls"]]
+    if other:
+        files["other"] = os.path.join(folder, "other-port")
+        argv += ["--other-port-file", files["other"]]
+    proc = subprocess.Popen(argv, cwd=os.path.dirname(HERE))
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(files["plain"]):
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the mirror server did not start")
+            time.sleep(0.05)
+        ports = {}
+        for kind, f in files.items():
+            with open(f) as fh:
+                ports[kind] = int(fh.read().strip())
+        yield Running(root, ports)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 if __name__ == "__main__":
