@@ -795,8 +795,6 @@ def _extract_tar(f, dest, label):
         try:
             _make_parents(dest, parts[:-1] if not is_dir else parts, made)
             if is_dir:
-                if len(parts) > 1:
-                    manifest["dirs"].append("/".join(parts[1:]))
                 continue
             executable = bool(mode & 0o111)
             digest = _write_file(target, open_data(), 0o755 if executable else 0o644, size, mtime)
@@ -808,7 +806,9 @@ def _extract_tar(f, dest, label):
             raise LayoutError("%s is damaged or truncated at %r: %s" % (label, name, e))
         if len(parts) > 1 and "/".join(parts[1:]) not in _tree.NOT_MANIFESTED:
             _tree.add_file(manifest, "/".join(parts[1:]), size, executable, digest)
-    manifest["dirs"].sort()
+    goroot = os.path.join(dest, "go")
+    manifest["dirs"] = sorted(os.path.relpath(d, goroot).replace(os.sep, "/") for d in made
+                              if d.startswith(goroot + os.sep))
     return manifest
 
 
