@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -42,7 +43,6 @@ import time
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 from ansible_collections.gofleet.golang.plugins.module_utils import _binary, _goenv, _layout, _platform, _versions
 
-TOOL_DIR = re.compile(r"^[a-z0-9]+_[a-z0-9]+$")
 # what make.bash needs as GOROOT_BOOTSTRAP when its `bootgo=` line cannot be read (go.dev/doc/install/source)
 BOOTSTRAP_MINIMUM = ((26, "1.24.6"), (24, "1.22.6"), (22, "1.20.6"), (20, "1.17.13"))
 # build_env names the module decides itself or that no longer mean anything
@@ -55,10 +55,46 @@ REFUSED_ENV = {
 }
 # build settings that select an architecture level: kept only when the architecture stays the same
 ARCH_LEVELS = ("GOAMD64", "GOARM", "GOARM64", "GO386", "GOMIPS", "GOMIPS64", "GOPPC64", "GORISCV64", "GOWASM")
-# recorded flags passed again to `go install` (ldflags is recorded only without -trimpath: go.dev/issue/52372)
-KEPT_FLAGS = ("-ldflags", "-tags", "-gcflags", "-asmflags")
+# ---- what of a program's recorded build settings is replayed in root's `go install` ---------------
+# A program's build info is written by whoever built it (and can be forged: its owner can write any
+# bytes into the file), so every recorded setting is untrusted input. Only the settings below are
+# passed on, and only when every token of their value is on the safe list: `-toolexec`, `-extld`,
+# `-extldflags`, `-linkmode` paths, compiler profile or output files, `-pgo` files, CGO_CFLAGS like
+# `-fplugin=x.so` or `-wrapper`, `@file` option files... run code or write files as root. The rest
+# is not used and is reported in the tool's `refused_settings`.
+KEPT_FLAGS = ("-ldflags", "-tags", "-gcflags", "-asmflags")  # in this order on the command line
+# (ldflags is recorded only without -trimpath: go.dev/issue/52372)
 KEPT_BOOL_FLAGS = ("-trimpath", "-race", "-msan", "-asan", "-cover")
+KEPT_BUILDMODES = ("pie", "default")  # "exe" is the default and needs no flag
 CGO_SETTINGS = ("CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS")
+# recorded but not build options to replay: the platform (set from the host), version control
+# stamps, the GODEBUG default (from go.mod), the compiler when it is the default one
+INFORMATIONAL = ("GOOS", "GOARCH", "DefaultGODEBUG")
+SAFE_TOKENS = {
+    "-ldflags": re.compile(r"^--?([sw](=(true|false|1|0))?|linkmode=(internal|external|auto))$"),
+    "-gcflags": re.compile(r"^--?([NlBmC]|m=[0-9]|l=[0-9]|dwarf(=(true|false))?|spectre=[a-z,]+)$"),
+    "-asmflags": re.compile(r"^--?(D[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.]*)?|spectre=[a-z,]+)$"),
+    # C compiler and linker flags: a subset of what cmd/go/internal/work/security.go allows in #cgo
+    # lines (no -W?,... pass-through, no -f other than code generation switches, no @file)
+    "CGO_CFLAGS": re.compile(r"^(-D[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.]*)?|-U[A-Za-z_][A-Za-z0-9_]*|-O[0-3sgz]?|"
+                             r"-g[0-3]?|-W[A-Za-z0-9=-]+|-std=[A-Za-z0-9+]+|-pthread|-m(32|64)|"
+                             r"-m(arch|tune|cpu)=[A-Za-z0-9_.+-]+|-I/[A-Za-z0-9_./+-]*|"
+                             r"-f(no-)?(PIC|pic|PIE|pie|omit-frame-pointer|stack-protector(-strong|-all)?|"
+                             r"strict-aliasing|common|exceptions|signed-char|unsigned-char))$"),
+    "CGO_LDFLAGS": re.compile(r"^(-l[A-Za-z0-9_.+-]+|-L/[A-Za-z0-9_./+-]*|-pthread)$"),
+}
+SAFE_TOKENS["CGO_CPPFLAGS"] = SAFE_TOKENS["CGO_CXXFLAGS"] = SAFE_TOKENS["CGO_CFLAGS"]
+SAFE_VALUES = {
+    "-tags": re.compile(r"^[A-Za-z0-9_.,]*$"),
+    "GOEXPERIMENT": re.compile(r"^[A-Za-z0-9_,]*$"),
+    "CGO_ENABLED": re.compile(r"^[01]$"),
+    "arch_level": re.compile(r"^[A-Za-z0-9_.,]+$"),
+}
+# -X importpath.name=value of -ldflags: sets a string variable, whatever the value
+X_DEFINITION = re.compile(r"^(?!-)[A-Za-z0-9_~+./-]*[A-Za-z0-9_]\.[A-Za-z0-9_]+=", re.S)
+# asm -D as two tokens: -D NAME[=value]
+D_DEFINITION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.]*)?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NEEDS_NEWER = re.compile(r"requires go >= ?(\S+?)[\s;)]")
 HELLO = 'package main\n\nfunc main() { println("gofleet-rebuild-ok") }\n'
 
@@ -120,13 +156,146 @@ def build_summary(info):
     }
 
 
-def install_command(go, info, goos, goarch, ldflags=None):
-    """(argv, env, notes) of the `go install path@version` that rebuilds a program like `info`.
+def split_quoted(value):
+    """A flag value split as the go command splits -ldflags, -gcflags and CGO_*FLAGS (cmd/internal/quoted):
+    on spaces, with '...' or "..." around a field and no escapes. ValueError on an unterminated quote."""
+    fields = []
+    i, n = 0, len(value)
+    while i < n:
+        while i < n and value[i] in " \t\n\r":
+            i += 1
+        if i >= n:
+            break
+        if value[i] in "'\"":
+            end = value.find(value[i], i + 1)
+            if end < 0:
+                raise ValueError("unterminated %s string" % value[i])
+            fields.append(value[i + 1:end])
+            i = end + 1
+            continue
+        start = i
+        while i < n and value[i] not in " \t\n\r":
+            i += 1
+        fields.append(value[start:i])
+    return fields
 
-    Keeps the recorded -ldflags, -tags, -gcflags, -asmflags, -trimpath (and -race & co),
+
+def unsafe_token(setting, value):
+    """The first token of a recorded flag value that is not on the safe list (None: all are safe)."""
+    if "\x00" in value:
+        return value
+    if setting in ("-gcflags", "-asmflags") and value and not value.startswith("-"):
+        pattern, eq, value = value.partition("=")  # [pattern=]flags, as cmd/go's per-package flags
+        if not eq or not pattern or any(c.isspace() for c in pattern):
+            return pattern
+    try:
+        tokens = split_quoted(value)
+    except ValueError as e:
+        return str(e)
+    safe = SAFE_TOKENS[setting]
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if setting == "-ldflags" and token in ("-X", "--X"):
+            if i + 1 >= len(tokens) or not X_DEFINITION.match(tokens[i + 1]):
+                return " ".join(tokens[i:i + 2])
+            i += 2
+            continue
+        if setting == "-ldflags" and token.startswith(("-X=", "--X=")):
+            if not X_DEFINITION.match(token.split("=", 1)[1]):
+                return token
+            i += 1
+            continue
+        if setting == "-asmflags" and token in ("-D", "--D"):
+            if i + 1 >= len(tokens) or not D_DEFINITION.match(tokens[i + 1]):
+                return " ".join(tokens[i:i + 2])
+            i += 2
+            continue
+        if not safe.match(token):
+            return token
+        i += 1
+    return None
+
+
+def replayable(settings, same_arch):
+    """(flags, env, refused) of a program's recorded build settings: what is passed again to `go install`
+    and what is not (each refused one as {setting, value, reason}). See SAFE_TOKENS."""
+    flags, env, refused = [], {}, []
+
+    def refuse(key, why):
+        refused.append({"setting": key, "value": str(settings[key])[:300], "reason": why})
+
+    def not_safe(key, token):
+        refuse(key, "%r is not on the list of flags replayed as root (a flag that can run a program or write a file "
+                    "would run with root's rights)" % token[:100])
+
+    for flag in KEPT_FLAGS:
+        value = settings.get(flag)
+        if not value:
+            continue
+        if flag == "-tags":
+            bad = None if SAFE_VALUES["-tags"].match(value) else value
+        else:
+            bad = unsafe_token(flag, value)
+        if bad is None:
+            flags.append("%s=%s" % (flag, value))
+        else:
+            not_safe(flag, bad)
+    for flag in KEPT_BOOL_FLAGS:
+        value = settings.get(flag)
+        if value == "true":
+            flags.append(flag)
+        elif value not in (None, "", "false"):
+            refuse(flag, "a boolean flag recorded as %r" % value[:50])
+    mode = settings.get("-buildmode")
+    if mode in KEPT_BUILDMODES:
+        flags.append("-buildmode=%s" % mode)
+    elif mode not in (None, "", "exe"):
+        refuse("-buildmode", "only -buildmode=exe, pie and default are replayed (a program, not a library)")
+    cgo = settings.get("CGO_ENABLED")
+    if cgo is not None:
+        if SAFE_VALUES["CGO_ENABLED"].match(cgo):
+            env["CGO_ENABLED"] = cgo
+        else:
+            refuse("CGO_ENABLED", "not 0 or 1")
+    for key in CGO_SETTINGS:
+        value = settings.get(key)
+        if not value or cgo != "1":
+            continue
+        bad = unsafe_token(key, value)
+        if bad is None:
+            env[key] = value
+        else:
+            not_safe(key, bad)
+    if "GOEXPERIMENT" in settings:
+        if SAFE_VALUES["GOEXPERIMENT"].match(settings["GOEXPERIMENT"]):
+            env["GOEXPERIMENT"] = settings["GOEXPERIMENT"]
+        else:
+            refuse("GOEXPERIMENT", "not a comma-separated list of experiment names")
+    for key in ARCH_LEVELS:
+        if key in settings and same_arch:  # an architecture level means nothing for another architecture
+            if SAFE_VALUES["arch_level"].match(settings[key]):
+                env[key] = settings[key]
+            else:
+                refuse(key, "not an architecture level")
+    handled = set(KEPT_FLAGS + KEPT_BOOL_FLAGS + CGO_SETTINGS + ARCH_LEVELS + INFORMATIONAL) | {
+        "-buildmode", "CGO_ENABLED", "GOEXPERIMENT"}
+    for key in sorted(settings):
+        if key in handled or key == "vcs" or key.startswith("vcs.") or (key == "-compiler" and settings[key] == "gc"):
+            continue
+        refuse(key, "not replayed: only a list of known-safe build settings is passed to `go install` as root")
+    return flags, env, refused
+
+
+def install_command(go, info, goos, goarch, ldflags=None):
+    """(argv, env, notes, refused) of the `go install path@version` that rebuilds a program like `info`.
+
+    Replays the recorded -ldflags, -tags, -gcflags, -asmflags, -trimpath (and -race & co),
     -buildmode, CGO_ENABLED with its CGO_* flags, GOEXPERIMENT, and the architecture level
-    (GOAMD64...) when the architecture stays. `ldflags` wins over the recorded value (a program
-    built with -trimpath has none recorded). Raises RebuildError when there is nothing to install from.
+    (GOAMD64...) when the architecture stays - each only when its whole value is on the safe list
+    (replayable()); `refused` lists the settings left out. `ldflags` (given by the user of the
+    module, trusted) wins over the recorded value (a program built with -trimpath has none
+    recorded). Raises RebuildError when there is nothing to install from.
     """
     bi = info.get("build_info") or {}
     main = bi.get("main") or {}
@@ -139,32 +308,139 @@ def install_command(go, info, goos, goarch, ldflags=None):
     if main.get("replace"):
         raise RebuildError("its main module was replaced (%s): `go install path@version` cannot reproduce it"
                            % main["replace"].get("path"))
-    s = bi.get("settings") or {}
+    target = "%s@%s" % (bi["path"], main["version"])
+    if target.startswith("-") or any(c.isspace() or c == "\x00" for c in target):
+        raise RebuildError("its recorded package path and version %r are not a module path: not rebuildable" % target[:200])
+    s = dict(bi.get("settings") or {})
+    if ldflags is not None:
+        s.pop("-ldflags", None)
+    flags, env, refused = replayable(s, info.get("goarch") == goarch)
     argv = [go, "install"]
+    if ldflags is not None and ldflags != "":
+        argv.append("-ldflags=%s" % ldflags)
+    argv.extend(flags)
     notes = []
-    for flag in KEPT_FLAGS:
-        value = ldflags if (flag == "-ldflags" and ldflags is not None) else s.get(flag)
-        if value:
-            argv.append("%s=%s" % (flag, value))
-    for flag in KEPT_BOOL_FLAGS:
-        if s.get(flag) == "true":
-            argv.append(flag)
-    if s.get("-buildmode") and s["-buildmode"] != "exe":
-        argv.append("-buildmode=%s" % s["-buildmode"])
     if s.get("-trimpath") == "true" and ldflags is None:
         notes.append("built with -trimpath, so any -ldflags it had are not recorded (go.dev/issue/52372); "
                      "give them in tool_ldflags to keep them")
-    argv.append("%s@%s" % (bi["path"], main["version"]))
-    env = {"GOTOOLCHAIN": "local", "GOOS": goos, "GOARCH": goarch}
-    if "CGO_ENABLED" in s:
-        env["CGO_ENABLED"] = s["CGO_ENABLED"]
-        if s["CGO_ENABLED"] == "1":
-            env.update((k, s[k]) for k in CGO_SETTINGS if k in s)
-    if "GOEXPERIMENT" in s:
-        env["GOEXPERIMENT"] = s["GOEXPERIMENT"]
-    if info.get("goarch") == goarch:
-        env.update((k, s[k]) for k in ARCH_LEVELS if k in s)
-    return argv, env, notes
+    if refused:
+        notes.append("not replayed (not on the safe list; see refused_settings): %s"
+                     % ", ".join(r["setting"] for r in refused))
+    argv.append(target)
+    env.update(GOTOOLCHAIN="local", GOOS=goos, GOARCH=goarch)
+    return argv, env, notes, refused
+
+
+# ---- trees that may run as root ------------------------------------------------------------------
+def trusted_uids():
+    """The owners whose files this process may run: root and the user the module runs as."""
+    return {0, os.geteuid()}
+
+
+def _owner_name(uid):
+    try:
+        import pwd  # pylint: disable=import-outside-toplevel
+        return "%d (%s)" % (uid, pwd.getpwuid(uid).pw_name)
+    except (ImportError, KeyError):
+        return str(uid)
+
+
+def _entry_problem(path, st, above):
+    """Why one file or folder lets someone else change what runs; `above`: a folder above the tree,
+    where a sticky world-writable folder owned by root (/tmp) is fine: nobody else can rename or
+    remove the root-owned entry in it that leads to the tree."""
+    if st.st_uid not in trusted_uids():
+        return "%s is owned by uid %s" % (path, _owner_name(st.st_uid))
+    if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o022:
+        return None
+    if above and stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
+        return None
+    return "%s is writable by %s (mode %04o)" % (path, "others" if st.st_mode & 0o002 else "its group",
+                                                   st.st_mode & 0o7777)
+
+
+def _ancestors_problem(real):
+    """The first folder from / down to the parent of `real` (a resolved path) that another user can change."""
+    parent = os.path.dirname(real)
+    folders = []
+    while True:
+        folders.append(parent)
+        up = os.path.dirname(parent)
+        if up == parent:
+            break
+        parent = up
+    for folder in reversed(folders):
+        problem = _entry_problem(folder, os.lstat(folder), above=True)
+        if problem:
+            return problem
+    return None
+
+
+def _link_problem(link, inside, todo):
+    """Why the target of a link in a tree is not trusted; a folder outside the trees walked so far is
+    appended to `todo` (walked the same way)."""
+    target = os.path.realpath(link)
+    if any(target == w or target.startswith(w + os.sep) for w in inside):
+        return None
+    problem = _ancestors_problem(target)
+    if not problem and os.path.isdir(target):
+        todo.append(target)
+    elif not problem and os.path.lexists(target):
+        problem = _entry_problem(target, os.lstat(target), above=False)
+    return "%s (through the link %s)" % (problem, link) if problem else None
+
+
+def untrusted(goroot, deep=True):
+    """Why the Go tree at `goroot` must not run as this process's user (root), else None.
+
+    Trusted: the tree and every folder above it owned by root (or the module's user) and writable by
+    nobody else (a sticky /tmp above it is fine). `deep=False` looks at what `go version` runs (the
+    tree's top, bin/ and bin/go); `deep=True` at every file of the tree (make.bash and `go install`
+    run its compiler, linker and standard library sources), and through every symbolic link at its
+    target and the folders above that. Nothing of the tree is run to find out.
+    """
+    try:
+        real = os.path.realpath(goroot)
+        problem = _ancestors_problem(real)
+        if problem:
+            return problem
+        if not deep:
+            for rel in ("", "bin"):
+                path = os.path.join(real, rel) if rel else real
+                problem = _entry_problem(path, os.lstat(path), above=False)
+                if problem:
+                    return problem
+            go = os.path.join(real, "bin", "go")
+            target = os.path.realpath(go)
+            if target != go:
+                problem = _ancestors_problem(target)
+                if problem:
+                    return problem
+            return _entry_problem(target, os.lstat(target), above=False)
+        todo, walked = [real], []
+        while todo:
+            top = todo.pop()
+            walked.append(top)
+            problem = _entry_problem(top, os.lstat(top), above=False)
+            folders = [top]
+            while folders and not problem:
+                with os.scandir(folders.pop()) as entries:
+                    for entry in entries:
+                        st = entry.stat(follow_symlinks=False)
+                        problem = _entry_problem(entry.path, st, above=False)
+                        if problem:
+                            break
+                        if stat.S_ISDIR(st.st_mode):
+                            folders.append(entry.path)
+                        elif stat.S_ISLNK(st.st_mode):
+                            problem = _link_problem(entry.path, walked + todo, todo)
+                            if problem:
+                                break
+            if problem:
+                return problem
+        return None
+    except OSError as e:
+        return "cannot check %s: %s" % (goroot, e.strerror or e)
 
 
 def copy_ignore(goroot, keep_dirs):
@@ -274,13 +550,7 @@ class Rebuilder:
                 continue
             path = os.path.join(tool_root, name)
             if not self.check:
-                trash = tempfile.mkdtemp(prefix=".gofleet-trash-", dir=tool_root)
-                try:
-                    os.rename(path, os.path.join(trash, name))
-                except OSError as e:
-                    shutil.rmtree(trash, ignore_errors=True)
-                    raise RebuildError("cannot remove %s: %s" % (path, e.strerror or e))
-                shutil.rmtree(trash, ignore_errors=True)
+                _move_away_and_remove(tool_root, name)
             self.result["removed_tool_dirs"].append(path)
             self._changed({"action": "remove_tool_dir", "path": path,
                            "before": {"exists": True, "goos_goarch": name}, "after": {"exists": False}})
@@ -319,11 +589,16 @@ class Rebuilder:
             reason = "; ".join(state["problems"]) or self.env_mismatch(state, self.layout)
         summary = {k: state[k] for k in ("path", "realpath", "version", "go_version", "goos", "goarch")}
         self.result["goroot"] = dict(summary, problems=state["problems"], rebuilt=False, reason=reason,
-                                     previous=None, bootstrap=None, active=state["realpath"])
+                                     previous=None, bootstrap=None, bootstrap_skipped=[], active=state["realpath"])
         if not reason:
             self.clean(state)
             return state["realpath"]
         link = self.link_of(goroot)
+        problem = untrusted(state["realpath"])
+        if problem:
+            raise RebuildError("goroot %s cannot be rebuilt: %s. make.bash would run code of that tree with this "
+                               "module's rights (%s); give a tree owned by root and writable only by root (as "
+                               "gofleet.golang.go_install installs them)" % (goroot, problem, _owner_name(os.geteuid())))
         bootstrap = self.find_bootstrap(state)
         self.result["goroot"]["bootstrap"] = bootstrap
         action = {"action": "rebuild_goroot", "path": link, "reason": reason, "bootstrap": bootstrap["goroot"],
@@ -347,7 +622,7 @@ class Rebuilder:
     def probe_go(self, goroot):
         """(version, goos, goarch) that `goroot`/bin/go reports, or None when it does not run."""
         exe = os.path.join(goroot, "bin", "go")
-        if not _goenv._is_exe(exe):
+        if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
             return None
         env = dict(GOROOT=goroot, GOTOOLCHAIN="local", GOENV="off", GOFLAGS="", GOOS="", GOARCH="")
         try:
@@ -357,23 +632,38 @@ class Rebuilder:
         return version_of_go_output(out) if rc == 0 else None
 
     def find_bootstrap(self, state):
+        """The Go that builds the new toolchain: bootstrap_goroot, else the best trusted installed one.
+
+        make.bash runs the bootstrap's go and tools with this module's rights, so only a tree that
+        untrusted() accepts is ever run - not even its `go version`: trees owned by or writable by
+        another user (Homebrew, ~/sdk, a folder on PATH) are skipped and listed in
+        goroot.bootstrap_skipped."""
         need = minimum_bootstrap(state["realpath"], state["version"])
         given = self.p["bootstrap_goroot"]
+        skipped = self.result["goroot"]["bootstrap_skipped"] = []
         if given:
-            found = self.probe_go(given)
+            real = os.path.realpath(given)
+            problem = untrusted(real, deep=False)
+            if problem:
+                raise RebuildError("bootstrap_goroot %s cannot be used: %s. make.bash runs the bootstrap's go and "
+                                   "tools with this module's rights; give a Go tree owned by root and writable only "
+                                   "by root" % (given, problem))
+            found = self.probe_go(real)
             if not found:
                 raise RebuildError("bootstrap_goroot %s: %s/bin/go does not run here; give a working Go >= %s"
                                    % (given, given, need))
             if _goenv.version_key(found[0]) is None or _versions.compare(_bare(found[0]), need) < 0:
                 raise RebuildError("bootstrap_goroot %s is Go %s; building Go %s needs Go >= %s as bootstrap"
                                    % (given, found[0], state["version"], need))
-            return self._bootstrap_entry(given, found, need)
+            problem = untrusted(real)
+            if problem:
+                raise RebuildError("bootstrap_goroot %s cannot be used: %s. make.bash runs the bootstrap's go and "
+                                   "tools with this module's rights; give a Go tree owned by root and writable only "
+                                   "by root" % (given, problem))
+            return self._bootstrap_entry(real, found, need)
         home = os.path.expanduser("~")
-        candidates = []
-        for dummy, goroot in _goenv.usual_places(home, self.layout.root, None, None):
-            candidates.append(goroot)
-        for name in sorted(os.listdir(self.layout.root)):
-            candidates.append(os.path.join(self.layout.root, name))
+        candidates = [goroot for dummy, goroot in _goenv.usual_places(home, self.layout.root, None, None)]
+        candidates.extend(os.path.join(self.layout.root, name) for name in sorted(os.listdir(self.layout.root)))
         for pattern in ("/usr/local/go", "~/go" + need, "~/sdk/go" + need):
             candidates.append(os.path.expanduser(pattern))
         go = self.module.get_bin_path("go")
@@ -388,18 +678,28 @@ class Rebuilder:
             if real in seen or os.path.basename(real).startswith("."):
                 continue
             seen.add(real)
+            problem = untrusted(real, deep=False)
+            if problem:
+                skipped.append({"goroot": real, "reason": problem})
+                continue
             found = self.probe_go(real)
             if found and _goenv.version_key(found[0]) is not None and _versions.compare(_bare(found[0]), need) >= 0:
                 native = (found[1], found[2]) == (self.host["goos"], self.host["goarch"])
                 beside = os.path.dirname(real) == os.path.realpath(self.layout.root)
                 usable.append((native, beside, _versions.version_key(_bare(found[0])), real, found))
-        if not usable:
-            raise RebuildError("no installed Go >= %s to bootstrap Go %s with (looked in %s, the usual places, "
-                               "PATH); install one (gofleet.golang.go_install with activate=false) and give "
-                               "bootstrap_goroot=" % (need, state["version"], self.layout.root))
         usable.sort(key=lambda u: u[:3])  # native first, then the trees beside the old one, then the newest
-        real, found = usable[-1][3:]
-        return self._bootstrap_entry(real, found, need)
+        for candidate in reversed(usable):
+            real, found = candidate[3:]
+            problem = untrusted(real)  # all of it, now that it would run
+            if problem:
+                skipped.append({"goroot": real, "reason": problem})
+                continue
+            return self._bootstrap_entry(real, found, need)
+        raise RebuildError("no installed Go >= %s to bootstrap Go %s with (looked in %s, the usual places, PATH%s); "
+                           "install one (gofleet.golang.go_install with activate=false) and give bootstrap_goroot="
+                           % (need, state["version"], self.layout.root,
+                              "; not used, as another user can change them: %s" % "; ".join(
+                                  "%s (%s)" % (x["goroot"], x["reason"]) for x in skipped) if skipped else ""))
 
     def _bootstrap_entry(self, goroot, found, need):
         return {"goroot": goroot, "version": found[0], "goos": found[1], "goarch": found[2],
@@ -547,15 +847,16 @@ class Rebuilder:
             if os.path.isdir(p):
                 for name in sorted(os.listdir(p)):
                     f = os.path.join(p, name)
-                    if name.startswith(".gofleet-rebuild-") and os.path.isdir(f) and not self.check:
-                        shutil.rmtree(f, ignore_errors=True)  # left by a run that was killed
+                    if name.startswith(".gofleet-rebuild-"):
+                        if not self.check:
+                            _remove_leftover(p, name)  # left by a run that was killed
                         continue
-                    if not name.startswith(".") and os.path.isfile(f) and not os.path.islink(f):
+                    if not name.startswith(".") and _regular(f):
                         files.append((f, origin))
-            elif os.path.isfile(p):
+            elif _regular(p):
                 files.append((p, "tool_paths"))
             elif origin == "tool_paths":
-                raise RebuildError("tool_paths: %s does not exist" % p)
+                raise RebuildError("tool_paths: %s does not exist (or is not a regular file or folder)" % p)
         return files
 
     def go_env(self, go):
@@ -579,6 +880,11 @@ class Rebuilder:
         if not self.p["rebuild_tools"]:
             return
         go = os.path.join(goroot, "bin", "go")
+        problem = untrusted(goroot)
+        if problem:
+            raise RebuildError("the tools cannot be rebuilt with %s: %s. `go install` would run that tree's go, "
+                               "compiler and linker with this module's rights (%s); use a tree owned by root and "
+                               "writable only by root, or rebuild_tools=false" % (goroot, problem, _owner_name(os.geteuid())))
         try:
             current = _binary.inspect(go).get("go_version")
         except _binary.BinaryError as e:
@@ -589,8 +895,9 @@ class Rebuilder:
             entry = {"path": path, "origin": origin, "status": None, "reason": None, "before": None, "after": None}
             self.result["tools"].append(entry)
             try:
-                info = _binary.inspect(path)
-            except _binary.BinaryError:
+                like = os.lstat(path)  # the file that is replaced, and only if it is still this one
+                info = _binary.inspect(path) if stat.S_ISREG(like.st_mode) else None
+            except (_binary.BinaryError, OSError):
                 info = None
             if not info or not info.get("is_go") or not info.get("go_version"):
                 entry.update(status="skipped", reason="not a Go program")
@@ -610,12 +917,13 @@ class Rebuilder:
             entry["reason"] = "; ".join(why)
             ldflags = (self.p["tool_ldflags"] or {}).get((info.get("build_info") or {}).get("path") or "")
             try:
-                argv, env, notes = install_command(go, info, host["goos"], host["goarch"], ldflags)
+                argv, env, notes, refused = install_command(go, info, host["goos"], host["goarch"], ldflags)
             except RebuildError as e:
                 entry.update(status="not_rebuildable", reason="%s; %s" % (entry["reason"], e))
                 continue
             entry["command"] = argv[1:]
             entry["environment"] = env
+            entry["refused_settings"] = refused
             if notes:
                 entry["notes"] = notes
             action = {"action": "rebuild_tool", "path": path, "reason": entry["reason"], "before": entry["before"],
@@ -624,7 +932,7 @@ class Rebuilder:
                 entry["status"] = "would_rebuild"
                 self._changed(action)
                 continue
-            self.install_tool(entry, argv, env, goroot, current)
+            self.install_tool(entry, argv, env, goroot, current, like)
             if entry["status"] == "rebuilt":
                 action["after"] = entry["after"]
                 self._changed(action)
@@ -632,22 +940,21 @@ class Rebuilder:
                 failed.append(entry)
         return failed
 
-    def install_tool(self, entry, argv, env, goroot, current):
+    def install_tool(self, entry, argv, env, goroot, current, like):
+        """`go install` into a root-only folder, verify the result there, then put it in place of the file
+        `like` (an lstat) describes, with its mode and owner - through descriptors, never by a path in a
+        folder another user may write (replace_file)."""
         path = entry["path"]
-        folder = os.path.dirname(path)
+        scratch = tempfile.mkdtemp(prefix="gofleet-tool-", dir=self.module.tmpdir)
         try:
-            scratch = tempfile.mkdtemp(prefix=".gofleet-rebuild-", dir=folder)
-        except OSError as e:
-            entry.update(status="failed", msg="cannot write in %s: %s" % (folder, e.strerror or e))
-            return
-        try:
+            gobin = os.path.join(scratch, "bin")
+            os.mkdir(gobin, 0o700)
             full = {k: v for k, v in os.environ.items() if k != "GOROOT"}
-            full.update(env, GOBIN=scratch, GOROOT=goroot, LANG="C", LC_ALL="C")
-            log = os.path.join(scratch, ".log")
+            full.update(env, GOBIN=gobin, GOROOT=goroot, LANG="C", LC_ALL="C")
+            log = os.path.join(scratch, "go-install.log")
             rc, timed_out = run_limited(argv, scratch, full, self.p["tool_timeout"], log)
             with open(log, errors="replace") as f:
                 output = f.read()
-            os.unlink(log)
             if timed_out:
                 entry.update(status="failed", msg="go install did not finish within tool_timeout=%d s" % self.p["tool_timeout"])
                 return
@@ -661,9 +968,9 @@ class Rebuilder:
                 else:
                     entry.update(status="failed", msg="go install failed (rc %d): %s" % (rc, output.strip()[-2000:]))
                 return
-            made = [os.path.join(scratch, n) for n in os.listdir(scratch)]
-            if len(made) != 1:
-                entry.update(status="failed", msg="go install left %d files in its GOBIN, expected one" % len(made))
+            made = [os.path.join(gobin, n) for n in os.listdir(gobin)]
+            if len(made) != 1 or not _regular(made[0]):
+                entry.update(status="failed", msg="go install left %d files in its GOBIN, expected one program" % len(made))
                 return
             try:
                 info = _binary.inspect(made[0])
@@ -683,25 +990,47 @@ class Rebuilder:
                 entry.update(status="failed", after=after, msg="the rebuilt program is wrong (%s); %s was left as it was"
                              % (", ".join(problems), path))
                 return
-            st = os.stat(path)
             try:
-                os.chmod(made[0], st.st_mode & 0o7777)
-                if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
-                    os.chown(made[0], st.st_uid, st.st_gid)
-            except OSError:
-                pass
-            os.replace(made[0], path)
+                replace_file(made[0], path, like)
+            except RebuildError as e:
+                entry.update(status="failed", after=after, msg=str(e))
+                return
             entry.update(status="rebuilt", after=after)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
     # ---- all of it ----------------------------------------------------------------------------
-    def run(self):
-        for key in self.p["build_env"] or {}:
+    def check_params(self):
+        """Refuse what would otherwise end in a traceback or mean something else than asked."""
+        p = self.p
+        for key, value in sorted((p["build_env"] or {}).items(), key=lambda kv: str(kv[0])):
+            if not isinstance(key, str) or not ENV_NAME.match(key):
+                raise RebuildError("build_env: %r is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)" % (key,))
             if key in REFUSED_ENV:
                 raise RebuildError("build_env %s is refused: %s" % (key, REFUSED_ENV[key]))
-        goroot = self.goroot()
-        failed = self.tools(goroot) or []
+            if "\x00" in value:
+                raise RebuildError("build_env %s: the value holds a NUL character" % key)
+        for key, value in sorted((p["tool_ldflags"] or {}).items(), key=lambda kv: str(kv[0])):
+            if value is not None and "\x00" in value:
+                raise RebuildError("tool_ldflags %s: the value holds a NUL character" % key)
+        paths = [("goroot", p["goroot"]), ("active_link", p["active_link"]), ("bootstrap_goroot", p["bootstrap_goroot"])]
+        paths += [("tool_paths", t) for t in p["tool_paths"] or []] + [("keep_tool_dirs", k) for k in p["keep_tool_dirs"] or []]
+        for option, value in paths:
+            if value is not None and ("\x00" in value or value == ""):
+                raise RebuildError("%s: %r is not a path" % (option, value))
+        for option in ("build_timeout", "lock_timeout", "tool_timeout"):
+            if p[option] <= 0:
+                raise RebuildError("%s must be a number of seconds above 0, not %d" % (option, p[option]))
+
+    def run(self):
+        """All three steps; the tools that failed (the module fails with them after reporting the rest)."""
+        self.check_params()
+        try:
+            goroot = self.goroot()
+            failed = self.tools(goroot) or []
+        except OSError as e:  # what no step foresaw (a folder removed under the run, a full disk...)
+            raise RebuildError("%s%s; the active GOROOT stays as it was" % (
+                "%s: " % e.filename if getattr(e, "filename", None) else "", e.strerror or e))
         if self.module._diff:
             self.result["diff"] = self.diff()
         return failed
@@ -768,6 +1097,122 @@ def _kill_group(proc):
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _regular(path):
+    """A regular file itself (a symbolic link to one is not)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def replace_file(src, path, like):
+    """Put a copy of `src` in place of `path`, which must still be the regular file `like` (its lstat)
+    describes, with that file's owner and mode.
+
+    `path`'s folder may be writable by another user (a GOBIN in a home): everything goes through a
+    descriptor of that folder and of a new file created there with O_EXCL|O_NOFOLLOW, owner and mode
+    are set with fchown/fchmod on that descriptor (never by a name that could be swapped for a link
+    to a file of root's), and the new file is renamed over the old name, which replaces a link
+    rather than following it. Raises RebuildError (the old file left as it was) when `path` is no
+    longer that file.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        dfd = os.open(folder, _DIR_FLAGS)
+    except OSError as e:
+        raise RebuildError("cannot open %s: %s; %s was left as it was" % (folder, e.strerror or e, path))
+    try:
+        try:
+            now = os.lstat(name, dir_fd=dfd)
+        except OSError:
+            now = None
+        if now is None or not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (like.st_dev, like.st_ino):
+            raise RebuildError("%s was replaced, moved or made a link while it was rebuilt; it was left as it is" % path)
+        fd = tmp = None
+        for dummy in range(100):
+            tmp = ".gofleet-rebuild-%s" % os.urandom(6).hex()
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                             0o600, dir_fd=dfd)
+                break
+            except FileExistsError:
+                continue
+        if fd is None:
+            raise RebuildError("cannot create a temporary file in %s; %s was left as it was" % (folder, path))
+        try:
+            with open(src, "rb") as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
+            if (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
+                try:
+                    os.fchown(fd, like.st_uid, like.st_gid)  # before fchmod: chown clears set-id bits
+                except PermissionError:
+                    pass  # not root: the new file stays this user's
+            os.fchmod(fd, stat.S_IMODE(like.st_mode))
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            fd = None
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            raise
+        finally:
+            if fd is not None:
+                os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except OSError as e:
+        raise RebuildError("cannot replace %s: %s; it was left as it was" % (path, e.strerror or e))
+    finally:
+        os.close(dfd)
+
+
+def _remove_leftover(folder, name):
+    """Remove folder/name, a temporary file or folder a killed run of this module left (only when this
+    process's user owns it; a link is removed, never followed; rmtree does not follow links)."""
+    path = os.path.join(folder, name)
+    try:
+        st = os.lstat(path)
+        if st.st_uid != os.geteuid():
+            return
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def _move_away_and_remove(folder, name):
+    """Rename folder/name into a new .gofleet-trash-* folder beside it, then remove that (a run killed
+    midway leaves a trash folder, removed by the next run, never half a tool folder). The rename goes
+    through descriptors: a link planted in place of the trash folder is not followed."""
+    trash = tempfile.mkdtemp(prefix=".gofleet-trash-", dir=folder)
+    try:
+        dfd = os.open(folder, _DIR_FLAGS)
+        try:
+            tfd = os.open(os.path.basename(trash), _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
+            try:
+                os.rename(name, name, src_dir_fd=dfd, dst_dir_fd=tfd)
+            finally:
+                os.close(tfd)
+        finally:
+            os.close(dfd)
+    except OSError as e:
+        shutil.rmtree(trash, ignore_errors=True)
+        raise RebuildError("cannot remove %s: %s" % (os.path.join(folder, name), e.strerror or e))
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _tail(path, lines=30):

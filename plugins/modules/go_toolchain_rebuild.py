@@ -253,6 +253,7 @@ host:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _rebuild
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
 
 def main():
@@ -275,12 +276,15 @@ def main():
         supports_check_mode=True,
     )
     module.params["build_env"] = {k: str(v) for k, v in (module.params["build_env"] or {}).items()}
+    module.params["tool_ldflags"] = {k: None if v is None else str(v)
+                                     for k, v in (module.params["tool_ldflags"] or {}).items()}
     result = {"changed": False}
     try:
         rebuilder = _rebuild.Rebuilder(module)
         result = rebuilder.result
         failed = rebuilder.run()
-    except _rebuild.RebuildError as e:
+    except GofleetError as e:
+        result.update(e.result)
         module.fail_json(msg=str(e), **_rebuild.to_json(result))
     except _rebuild.Terminated:
         module.fail_json(msg="stopped by SIGTERM while building; the build was stopped, its staging folder removed "
