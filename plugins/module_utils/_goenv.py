@@ -6,6 +6,7 @@
 
 `discover()` gathers, without changing anything:
   - the user's login environment (PATH in order, GO* variables), or this process's environment;
+    variable names that are not [A-Za-z_][A-Za-z0-9_]* (or values with a NUL) are dropped;
   - every Go installation on that PATH and in the usual places (the collection's install root and
     active link, /usr/local/go, /usr/lib/go-*, ~/sdk/go*, Go's toolchain module cache, Homebrew,
     snap), each with version (GOROOT/VERSION), GOROOT, binary architecture (read from the file by
@@ -16,6 +17,14 @@
   - the project's go.mod (`go` and `toolchain` lines) when a project directory is given.
 `evaluate()` turns that into findings, each with a stable code, a severity, a message and a fix.
 
+Another user than the one this runs as (root): nothing from that user's environment runs as root.
+Their login shell, `go env -json` and every read of a file their environment names (the go env
+file, GOROOT/VERSION and go.env of their installations, go.mod) run *as that user*, through
+module_utils/_runas (uid, gid and groups dropped, explicit environment, deadline, output cap; files
+non-blocking, regular only, size-capped). The go env file goes to `go env` as a private copy of the
+bytes read, so what is reported is what was read. Only the `go` binaries' headers are read here, by
+_binary, from a descriptor opened non-blocking on a regular file.
+
 Standard library only: this runs on managed nodes with Python 3.8 to 3.13.
 """
 
@@ -24,13 +33,14 @@ from __future__ import annotations
 import glob
 import json
 import os
-import pwd
 import re
 import shlex
 import shutil
+import stat
 import tempfile
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _versions
+from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _runas, _versions
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 from ansible_collections.gofleet.golang.plugins.module_utils._layout import VERSION_DIR
 
 try:
@@ -60,7 +70,15 @@ SETTINGS = ("GOROOT", "GOPATH", "GOBIN", "GOOS", "GOARCH", "GOTOOLCHAIN", "GOPRO
             "CC", "GOENV", "GO111MODULE", "GOCACHE")
 
 _MARK = "@@gofleet-env@@"
-_DUMP = "import json,os;print(%r+json.dumps(dict(os.environ)))" % _MARK
+# no quote inside: the command line is one shlex-quoted word in any shell (sh, bash, zsh, fish, csh)
+_DUMP = 'import json,os;print("%s"+json.dumps(dict(os.environ)))' % _MARK
+
+DEFAULT_TIMEOUT = _runas.DEFAULT_TIMEOUT  # seconds per probe: login shell, go env, each file read
+ENV_FILE_LIMIT = 1 << 20  # bytes: a go env file, $GOROOT/go.env
+VERSION_LIMIT = 64 << 10  # GOROOT/VERSION
+GO_MOD_LIMIT = 16 << 20
+DUMP_LIMIT = 8 << 20  # what a login shell may print (profile output and the environment)
+GO_ENV_LIMIT = 4 << 20  # what go env -json may print
 
 
 # ---- versions: module_utils/_versions is the one parser ----------------------------------------
@@ -82,39 +100,73 @@ def bare_version(version):
 
 # ---- the user and their environment -----------------------------------------------------
 def user_info(user=None):
-    """(name, uid, home, shell) of `user` (default: whoever runs this process)."""
-    ent = pwd.getpwnam(user) if user else pwd.getpwuid(os.getuid())
-    return ent.pw_name, ent.pw_uid, ent.pw_dir, ent.pw_shell
+    """(name, uid, home, shell) of `user` (default: whoever runs this process); KeyError if unknown."""
+    try:
+        acct = _runas.account(user)
+    except _runas.RunAsError:
+        raise KeyError(user)
+    return acct.name, acct.uid, acct.home, acct.shell
 
 
-def login_environment(run, python, user=None):
-    """The environment a login shell of `user` ends up with, or (None, why) when there is none.
+def clean_environment(env):
+    """(the environment `env` with only variables a program can be given, the names dropped):
+    names must match [A-Za-z_][A-Za-z0-9_]* (a name like `-i` or `--split-string` would be an
+    option to env(1)), names and values text without NUL."""
+    if not isinstance(env, dict):
+        return None, []
+    return _runas.clean_env(env)
 
-    The current user: their login shell (`$SHELL -l`, else the passwd shell) started from this
-    process's environment. Another user: `su - <user>` (needs root). Either way the shell runs
-    `python` to print its environment as JSON, so no value with a newline is misread.
+
+def login_environment(python, user=None, timeout=DEFAULT_TIMEOUT, environ=None):
+    """(environment, why it failed, names dropped) of a login shell of `user`; the environment is
+    None when there is none.
+
+    The running user: their login shell ($SHELL, else the passwd shell) started from this process's
+    environment (`environ`). Another user: their passwd shell as a login shell, *as that user*
+    (module_utils/_runas: uid, gid and groups dropped), in their home, from the environment login(1)
+    gives (HOME, USER, LOGNAME, SHELL, PATH). Either way the shell runs `python` to print its
+    environment as JSON, so no value with a newline is misread; the run has a deadline and an
+    output cap, and what it prints is only parsed, never run.
     """
-    name, uid, home, shell = user_info(user)
-    if uid == os.getuid():
-        shell = os.environ.get("SHELL") or shell or "/bin/sh"
-        argv = [shell, "-l", "-c", '"$0" -c "$1"', python, _DUMP]
+    try:
+        acct = _runas.account(user)
+    except _runas.RunAsError as exc:
+        return None, str(exc), []
+    if _runas.is_self(acct):
+        base = dict(os.environ if environ is None else environ)
+        shell = base.get("SHELL") or acct.shell or "/bin/sh"
+        base, dummy = _runas.clean_env(base)
+        cwd = None
     else:
-        argv = ["su", "-", name, "-c", "%s -c %s" % (shlex.quote(python), shlex.quote(_DUMP))]
-    if not _is_exe(argv[0]) and not which(argv[0], os.environ.get("PATH")):
-        return None, "%s: no such program" % argv[0]
-    rc, out, err = run(argv)
+        base = fallback_environment(user)
+        shell = acct.shell or "/bin/sh"
+        cwd = acct.home if acct.home and os.path.isdir(acct.home) else "/"
+    try:
+        python = _runas.python_for(acct, python, timeout)
+    except _runas.RunAsError as exc:
+        return None, str(exc), []
+    # argv[0] "-sh": a login shell, as login(1) and su - start it (tcsh takes no -l beside -c)
+    argv = ["-" + os.path.basename(shell), "-c", "%s -I -S -c %s" % (shlex.quote(python), shlex.quote(_DUMP))]
+    try:
+        rc, out, err = _runas.run(argv, acct, env=base, cwd=cwd, timeout=timeout, limit=DUMP_LIMIT,
+                                  executable=shell)
+    except _runas.RunAsError as exc:
+        return None, "login shell %s: %s" % (shell, exc), []
     if rc == 0 and _MARK in out:
         try:
-            return json.loads(out.split(_MARK, 1)[1].splitlines()[0]), None
+            env = json.loads(out.split(_MARK, 1)[1].splitlines()[0])
         except (ValueError, IndexError):
-            pass
-    return None, "%s -> rc %s: %s" % (" ".join(argv[:3]), rc, (err or out).strip()[:300])
+            env = None
+        env, dropped = clean_environment(env)
+        if env is not None:
+            return env, None, dropped
+    return None, "%s -l (as %s) -> rc %s: %s" % (shell, acct.name, rc, (err or out).strip()[:300]), []
 
 
 def fallback_environment(user=None):
     """What a user with no usable login shell gets: HOME, USER, LOGNAME, SHELL and a default PATH."""
     name, dummy, home, shell = user_info(user)
-    return {"HOME": home, "USER": name, "LOGNAME": name, "SHELL": shell,
+    return {"HOME": home, "USER": name, "LOGNAME": name, "SHELL": shell or "/bin/sh",
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
@@ -131,15 +183,27 @@ def env_file_path(env, system="Linux"):
     return os.path.join(base, "go", "env") if base else None
 
 
-def read_env_file(path):
-    """KEY=VALUE lines of a go env file (as cmd/go reads them); {} when absent or unreadable."""
-    values = {}
+def local_reader(path, limit):
+    """Read `path` in this process: non-blocking, regular files only, at most `limit` bytes."""
+    return _runas.read_file(path, None, limit)
+
+
+def read_text(path, limit, reader=None):
+    """(text, None) of the file at `path`, or (None, _runas.ReadError); `reader(path, limit)`
+    returns its bytes (default: this process reads it)."""
     try:
-        with open(path, "r") as f:
-            text = f.read()
-    except (OSError, TypeError, UnicodeDecodeError):
-        return values
-    for line in text.splitlines():
+        data = (reader or local_reader)(path, limit)
+        return data.decode("utf-8"), None
+    except _runas.ReadError as exc:
+        return None, exc
+    except UnicodeDecodeError:
+        return None, _runas.ReadError(path, "unreadable", "not UTF-8 text")
+
+
+def parse_env_file(text):
+    """KEY=VALUE lines of a go env file's text (as cmd/go reads them)."""
+    values = {}
+    for line in (text or "").splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -148,6 +212,14 @@ def read_env_file(path):
         if re.match(r"^[A-Za-z0-9_]+$", key):
             values[key] = value.strip()
     return values
+
+
+def read_env_file(path, reader=None):
+    """KEY=VALUE lines of a go env file (as cmd/go reads them); {} when absent or unusable."""
+    if not path:
+        return {}
+    text, dummy = read_text(path, ENV_FILE_LIMIT, reader)
+    return parse_env_file(text)
 
 
 def configured_settings(env, env_file, goroot_env):
@@ -205,24 +277,38 @@ def goroot_of(go_path):
     return real, None
 
 
-def read_version(goroot):
+def read_version(goroot, reader=None):
     """'1.27.3' from GOROOT/VERSION (first line), else None."""
-    try:
-        with open(os.path.join(goroot, "VERSION")) as f:
-            first = f.readline().strip()
-    except (OSError, TypeError):
+    if not goroot:
         return None
-    return bare_version(first)
+    text, dummy = read_text(os.path.join(goroot, "VERSION"), VERSION_LIMIT, reader)
+    lines = (text or "").splitlines()
+    return bare_version(lines[0].strip()) if lines else None
 
 
 def binary_facts(path):
     """goos/goarch/go version of a binary from its headers and build info, without running it."""
     if _binary is None:
         return {"error": "the binary reader (module_utils/_binary) is missing"}
+    # A `go` on a user's PATH is theirs: swapped for a named pipe after a check, open() would
+    # block. Open it non-blocking, make sure it is a regular file, and let _binary read that very
+    # file through /dev/fd (a reopen of the descriptor, not of the name).
     try:
-        info = _binary.inspect(path)
-    except Exception as exc:  # pylint: disable=broad-except  # any unreadable file is a fact
-        return {"error": "%s: %s" % (path, exc)}
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a device is not even opened
+            return {"error": "%s: not a regular file" % path}
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError) as exc:
+        return {"error": "%s: %s" % (path, getattr(exc, "strerror", None) or exc)}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {"error": "%s: not a regular file" % path}
+        by_fd = "/dev/fd/%d" % fd
+        try:
+            info = _binary.inspect(by_fd if os.path.exists(by_fd) else path)
+        except Exception as exc:  # pylint: disable=broad-except  # any unreadable file is a fact
+            return {"error": "%s: %s" % (path, str(exc).replace(by_fd, path))}
+    finally:
+        os.close(fd)
     if not isinstance(info, dict):
         info = getattr(info, "__dict__", {}) or {}
     build = info.get("build_info") or info.get("buildinfo") or {}
@@ -283,8 +369,9 @@ def path_gos(path_value):
 
 
 def installations(host, path_value, home, install_root, active_link, gomodcache, go=None,
-                  configured_goroot=None, places=USUAL_PLACES):
-    """Every Go installation, one entry per real GOROOT, PATH order first; and the winner's index."""
+                  configured_goroot=None, places=USUAL_PLACES, reader=None):
+    """Every Go installation, one entry per real GOROOT, PATH order first; and the winner's index.
+    `reader` reads each GOROOT/VERSION (default: this process; discover() reads as the user)."""
     by_key = {}
     ordered = []
 
@@ -317,7 +404,7 @@ def installations(host, path_value, home, install_root, active_link, gomodcache,
     for source, root in usual_places(home, install_root, active_link, gomodcache, places):
         add(os.path.join(root, "bin", "go"), source)
     for entry in ordered:
-        entry["version"] = read_version(entry["goroot"])
+        entry["version"] = read_version(entry["goroot"], reader)
         facts = binary_facts(entry["real_go"]) if os.path.exists(entry["real_go"]) else {
             "error": "%s does not exist" % entry["real_go"]}
         entry["goos"] = facts.get("goos")
@@ -334,12 +421,6 @@ def installations(host, path_value, home, install_root, active_link, gomodcache,
 
 
 # ---- probing and go.mod --------------------------------------------------------------------
-def env_argv(env, argv):
-    """argv run with exactly `env` (nothing inherited from this process): /usr/bin/env -i K=V ..."""
-    env_bin = "/usr/bin/env" if os.path.exists("/usr/bin/env") else "env"
-    return [env_bin, "-i"] + ["%s=%s" % kv for kv in sorted(env.items()) if "=" not in kv[0]] + list(argv)
-
-
 def user_dirs(env, system="Linux"):
     """(config dir, cache dir) as Go's os.UserConfigDir/os.UserCacheDir see them for `env`."""
     home = env.get("HOME") or "/"
@@ -351,45 +432,52 @@ def user_dirs(env, system="Linux"):
             cache if cache and os.path.isabs(cache) else os.path.join(home, ".cache"))
 
 
-def probe_go_env(run, go, env, scratch, env_file=None, system="Linux"):
+def probe_go_env(run, go, env, scratch, env_file=None, system="Linux", file_values=None, goenv=None):
     """(go env -json as a dict, error) of `go` as the user of `env` sees it, changing nothing.
 
-    `go env` itself writes: it creates the build cache (GOCACHE) and telemetry counters under the
-    user's config folder. The probe points both into `scratch` (GOCACHE, XDG_CONFIG_HOME), keeps
-    the user's env file through GOENV, sets GOTOOLCHAIN=local (never downloads), and reports
-    GOCACHE, GOTELEMETRYDIR and GOENV with the user's own values.
+    `run(argv, env)` -> (rc, out, err) runs argv with exactly the environment `env` (discover()
+    runs it as the evaluated user, through _runas). `go env` itself writes: it creates the build
+    cache (GOCACHE) and telemetry counters under the user's config folder. The probe points both
+    into `scratch` (GOCACHE, XDG_CONFIG_HOME), gives go the env file through GOENV (`goenv`: the
+    path go reads, default `env_file`; discover() passes a private copy of the bytes it read, or
+    "off"), sets GOTOOLCHAIN=local (never downloads), and reports GOCACHE, GOTELEMETRYDIR and
+    GOENV with the user's own values. `file_values`: the env file's settings, when already read.
     """
     config, cache = user_dirs(env, system)
-    gocache = env.get("GOCACHE") or (read_env_file(env_file).get("GOCACHE") if env_file else None) \
-        or os.path.join(cache, "go-build")
+    if file_values is None:
+        file_values = read_env_file(env_file) if env_file else {}
+    gocache = env.get("GOCACHE") or file_values.get("GOCACHE") or os.path.join(cache, "go-build")
     probe = dict(env, GOTOOLCHAIN="local", GOCACHE=os.path.join(scratch, "cache"),
-                 XDG_CONFIG_HOME=os.path.join(scratch, "config"), GOENV=env_file or "off")
-    rc, out, err = run(env_argv(probe, [go, "env", "-json"]))
+                 XDG_CONFIG_HOME=os.path.join(scratch, "config"), GOENV=goenv or env_file or "off")
+    try:
+        rc, out, err = run([go, "env", "-json"], probe)
+    except _runas.RunAsError as exc:
+        return None, str(exc)
     if rc != 0:
         return None, "%s env -json -> rc %s: %s" % (go, rc, (err or out).strip()[:500])
     try:
         values = json.loads(out)
     except ValueError:
         return None, "%s env -json printed no JSON: %s" % (go, out.strip()[:300])
+    if not isinstance(values, dict):
+        return None, "%s env -json printed no JSON object: %s" % (go, out.strip()[:300])
     values["GOCACHE"] = gocache
     if "GOTELEMETRYDIR" in values:
         values["GOTELEMETRYDIR"] = os.path.join(config, "go", "telemetry")
-    if not env_file and "GOENV" in values:
-        values["GOENV"] = env.get("GOENV", "off")
+    if "GOENV" in values:
+        values["GOENV"] = env_file or env.get("GOENV", "off")
     return values, None
 
 
-def read_go_mod(project):
+def read_go_mod(project, reader=None):
     """{'path', 'exists', 'go', 'toolchain', 'needs', 'error'} of <project>/go.mod (or of project
     itself if it names a go.mod); `needs` is the Go it asks for (_versions.parse_gomod: the
     toolchain line when newer than the go line; `go 1.21` means at least go1.21.0)."""
     path = project if os.path.basename(project) == "go.mod" else os.path.join(project, "go.mod")
     info = {"path": path, "exists": False, "go": None, "toolchain": None, "needs": None, "error": None}
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as exc:
-        info["error"] = "%s: %s" % (path, exc.strerror)
+    text, exc = read_text(path, GO_MOD_LIMIT, reader)
+    if text is None:
+        info["error"] = str(exc)
         return info
     info["exists"] = True
     for line in text.splitlines():
@@ -434,28 +522,55 @@ def _on_path(folder, path_value):
 
 # ---- the whole picture -----------------------------------------------------------------------
 def discover(run, python, user=None, login=True, go=None, project=None, install_root=DEFAULT_INSTALL_ROOT,
-             active_link=DEFAULT_ACTIVE_LINK, environ=None, host=None, places=USUAL_PLACES, scratch_parent=None):
-    """Gather everything go_env_facts reports. `run(argv) -> (rc, out, err)`; `python` runs the
-    environment dump inside a login shell. `environ` replaces this process's environment when
-    login is False (tests); `host` replaces platform detection (tests of other machines);
-    `scratch_parent` is where the probe's throw-away folder goes (a module passes module.tmpdir)."""
+             active_link=DEFAULT_ACTIVE_LINK, environ=None, host=None, places=USUAL_PLACES, scratch_parent=None,
+             timeout=DEFAULT_TIMEOUT):
+    """Gather everything go_env_facts reports. `run(argv) -> (rc, out, err)` runs this process's own
+    probes (platform detection); `python` runs the environment dump inside a login shell (for
+    another user, the first Python that user can run). `environ` replaces this process's
+    environment (tests); `host` replaces platform detection (tests of other machines);
+    `scratch_parent` is where the probe's throw-away folder goes for the running user (a module
+    passes module.tmpdir; another user's goes in the system temp folder, owned by them);
+    `timeout`: seconds each probe may take (the login shell, go env, each file read).
+
+    Raises GofleetError for an unknown user, or another user without root."""
+    acct = _runas.account(user)
+    other = not _runas.is_self(acct)
+    if other and os.geteuid() != 0:
+        raise GofleetError("user=%s: evaluating another user than the one the module runs as needs root "
+                           "(become: true): every probe runs as %s, and only root can switch to them"
+                           % (acct.name, acct.name))
     host = dict(host or _platform.detect(run=run))
     host.setdefault("emulated_by", process_emulation(host))
-    name, uid, home, dummy = user_info(user)
-    env, how, why = None, "process", None
+    name, uid, home = acct.name, acct.uid, acct.home
+    py = python
+
+    def reader(path, limit):
+        return _runas.read_file(path, acct, limit, timeout=timeout, python=py)
+
+    env, how, why, dropped = None, "process", None, []
     if login:
-        env, why = login_environment(run, python, user)
+        env, why, dropped = login_environment(python, user, timeout=timeout, environ=environ)
         how = "login shell"
-    if env is None and uid == os.getuid():
-        env = dict(os.environ if environ is None else environ)
+    if env is None and not other:
+        env, dropped = clean_environment(dict(os.environ if environ is None else environ))
         how = "process (login shell failed)" if login else "process"
     elif env is None:
         env, how = fallback_environment(user), "fallback"
-    if uid != os.getuid() or not env.get("HOME"):
+    if other or not env.get("HOME"):
         env.setdefault("HOME", home)
     home = env.get("HOME") or home
     file_path = env_file_path(env, host.get("system", "Linux"))
-    file_values = read_env_file(file_path) if file_path else {}
+    file_data, file_error = None, None
+    if file_path:
+        try:
+            file_data = reader(file_path, ENV_FILE_LIMIT)
+        except _runas.ReadError as exc:
+            file_error = exc
+    try:
+        file_values = parse_env_file(file_data.decode("utf-8")) if file_data is not None else {}
+    except UnicodeDecodeError:
+        file_data, file_values = None, {}
+        file_error = _runas.ReadError(file_path, "unreadable", "not UTF-8 text")
 
     path_value = env.get("PATH", "")
     pre = configured_settings(env, file_values, {})
@@ -463,35 +578,77 @@ def discover(run, python, user=None, login=True, go=None, project=None, install_
     gomodcache = pre.get("GOMODCACHE", {}).get("value") or os.path.join(gopath, "pkg", "mod")
     configured_goroot = pre.get("GOROOT", {}).get("value")
     found, winner = installations(host, path_value, home, install_root, active_link, gomodcache, go=go,
-                                  configured_goroot=configured_goroot, places=places)
+                                  configured_goroot=configured_goroot, places=places, reader=reader)
     goroot_env = {}
     if winner and winner.get("goroot"):
-        goroot_env = read_env_file(os.path.join(winner["goroot"], "go.env"))
+        goroot_env = read_env_file(os.path.join(winner["goroot"], "go.env"), reader)
     settings = configured_settings(env, file_values, goroot_env)
 
     go_env, probe_error = None, None
     if winner is not None:
-        scratch = tempfile.mkdtemp(prefix="gofleet-goenv-", dir=scratch_parent)
+        scratch = _make_scratch(acct, scratch_parent)
         try:
-            go_env, probe_error = probe_go_env(run, winner["go"], env, scratch, file_path, host.get("system", "Linux"))
+            goenv = _private_copy(scratch, "env", file_data, acct) if file_data is not None else "off"
+            if other:
+                os.lchown(scratch, acct.uid, acct.gid)  # theirs only now: nothing of root's is left inside
+
+            def probe_run(argv, probe_env):
+                return _runas.run(argv, acct, env=probe_env, cwd=scratch, timeout=timeout, limit=GO_ENV_LIMIT)
+            go_env, probe_error = probe_go_env(probe_run, winner["go"], env, scratch, file_path,
+                                               host.get("system", "Linux"), file_values, goenv)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            _remove_scratch(scratch, acct, timeout)
     facts = {
         "host": host,
         "user": {"name": name, "home": home, "environment": how, "login_error": why},
+        "ignored_variables": [n if len(n) <= 60 else n[:60] + "..." for n in dropped[:20]],
         "path": [d for d in path_value.split(os.pathsep) if d],
-        "env_file": {"path": file_path, "exists": bool(file_path and os.path.isfile(file_path)),
-                     "values": file_values},
+        "env_file": {"path": file_path, "exists": file_data is not None, "values": file_values,
+                     "error": str(file_error) if file_error is not None and file_error.reason != "absent" else None},
         "settings": settings,
         "installations": found,
         "go": winner,
         "go_env": go_env,
         "go_env_error": probe_error,
-        "project": read_go_mod(project) if project else None,
+        "project": read_go_mod(project, reader) if project else None,
     }
     facts["findings"] = evaluate(facts)
     facts["summary"] = summarize(facts["findings"])
     return facts
+
+
+def _make_scratch(acct, parent):
+    """A fresh folder for the probe's writes. Another user's is made by root (0700) in the system
+    temp folder, so that it can be handed to them once root has written what it needs."""
+    if _runas.is_self(acct):
+        return tempfile.mkdtemp(prefix="gofleet-goenv-", dir=parent)
+    return tempfile.mkdtemp(prefix="gofleet-goenv-", dir=tempfile.gettempdir())
+
+
+def _private_copy(scratch, name, data, acct):
+    """Write `data` to scratch/name (created, never followed or reused), the user's, 0600."""
+    path = os.path.join(scratch, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.write(fd, data)
+        if not _runas.is_self(acct):
+            os.fchown(fd, acct.uid, acct.gid)
+    finally:
+        os.close(fd)
+    return path
+
+
+def _remove_scratch(path, acct, timeout):
+    """Remove the probe's folder: another user's as that user (it is theirs), then, if anything is
+    left, by root only where rmtree cannot be led through a link the user planted."""
+    if not _runas.is_self(acct):
+        try:
+            _runas.run(["rm", "-rf", "--", path], acct, env=_runas.minimal_env(acct), cwd="/", timeout=timeout)
+        except _runas.RunAsError:
+            pass
+        if not os.path.lexists(path) or not getattr(shutil.rmtree, "avoids_symlink_attacks", False):
+            return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def summarize(findings):
@@ -527,6 +684,8 @@ CODES = {
     "GO_MOD_UNREADABLE": ("warning", "the project's go.mod is missing or names no valid Go version"),
     "GOPROXY_OFF": ("warning", "GOPROXY=off: no module can be downloaded"),
     "GOPRIVATE_UNSET": ("warning", "GONOSUMDB/GOINSECURE set without GOPRIVATE: private modules still go to the proxy"),
+    "ENV_FILE_UNUSABLE": ("warning", "the go env file is not a regular file the user can read (a pipe, a device, "
+                                     "unreadable, too large)"),
 }
 
 
@@ -635,11 +794,12 @@ def evaluate(facts):
         gopath = (go_env.get("GOPATH") or "").split(os.pathsep)[0]
         target = gobin or (os.path.join(gopath, "bin") if gopath else "")
         if target and not _on_path(target, path_value):
-            has_tools = os.path.isdir(target) and bool(os.listdir(target))
+            programs = _count_entries(target)
+            has_tools = bool(programs)
             out.append(_finding(
                 "GOBIN_NOT_ON_PATH",
                 "`go install` puts programs in %s, which is not on PATH%s" % (
-                    target, " (it holds %d programs that are not found by name)" % len(os.listdir(target))
+                    target, " (it holds %d programs that are not found by name)" % programs
                     if has_tools else ""),
                 "add %s to PATH in the login profile" % target,
                 severity="warning" if has_tools else "info", gobin=target))
@@ -682,6 +842,14 @@ def evaluate(facts):
                     "install go%s (gofleet.golang.go_install)" % needs, go_mod=project["path"], needs=needs,
                     have=have))
 
+    env_file_facts = facts.get("env_file") or {}
+    if env_file_facts.get("error"):
+        out.append(_finding(
+            "ENV_FILE_UNUSABLE",
+            "the go env file cannot be used: %s. %s" % (env_file_facts["error"], _env_file_effect(env_file_facts["error"])),
+            "make GOENV (or the default place, ~/.config/go/env) a regular file this user can read, or unset "
+            "GOENV in the login profile", env_file=env_file_facts.get("path")))
+
     proxy = settings.get("GOPROXY")
     if proxy and proxy["value"].strip() == "off":
         out.append(_finding("GOPROXY_OFF", "GOPROXY=off (set in %s): module downloads fail" % _where(proxy),
@@ -696,6 +864,22 @@ def evaluate(facts):
             "through the public GOPROXY, which leaks their paths" % " and ".join(loose),
             "set GOPRIVATE to the same patterns (it implies GONOPROXY and GONOSUMDB)", variables=loose))
     return out
+
+
+def _env_file_effect(error):
+    if "not a regular file" in error:
+        return "This user's go commands block on it or fail"
+    if "larger than" in error:
+        return "Its settings are not shown here (go itself reads it)"
+    return "This user's go commands ignore it: its settings are not in effect"
+
+
+def _count_entries(folder):
+    """Entries in `folder`, 0 when it is not a folder this process can list."""
+    try:
+        return len(os.listdir(folder)) if os.path.isdir(folder) else 0
+    except (OSError, ValueError):
+        return 0
 
 
 def _label(entry):

@@ -16,6 +16,14 @@ description:
     of the C(go) that wins - and findings, each with a stable code, a severity, a message and a fix.
   - The environment is the user's login environment (their login shell's C(PATH) and C(GO*)
     variables), so the C(go) that wins is the one the user gets in a terminal.
+  - For another O(user) than the one the module runs as, everything that user's environment can
+    decide runs B(as that user), never as root - their login shell, C(go env -json) (and the
+    C(CC) or C(LD_PRELOAD) it may use), and every read of a file their environment names (the go
+    env file, C(GOROOT/VERSION), C($GOROOT/go.env), the C(go.mod)). The module drops the child's
+    uid, gid and supplementary groups. Files are opened non-blocking, regular files only, with a
+    size cap, so a named pipe or C(/dev/zero) as C(GOENV) is reported, not read.
+  - Variable names that a program cannot be given (not C([A-Za-z_][A-Za-z0-9_]*), or a NUL in the
+    value) are dropped from the environment and listed in C(ignored_variables).
   - Installations are looked for on that C(PATH), in order, and in the usual places - O(install_root)
     (C(gofleet.golang.go_install)'s versions), O(active_link) and C(/usr/local/go), C(/usr/lib/go-*),
     C(~/sdk/go*), Go's toolchain module cache (C(GOMODCACHE/golang.org/toolchain@*)), Homebrew and
@@ -34,7 +42,10 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.facts
 requirements:
   - Python 3.8 or newer on the managed node (standard library only).
-  - To evaluate another O(user) than the one the module runs as, root (C(su - <user>)).
+  - To evaluate another O(user) than the one the module runs as, root (C(become)) - the module
+    switches to that user for each probe.
+  - For another O(user), a Python 3 that user can run (the module's interpreter, else
+    C(/usr/bin/python3) or another usual place).
 attributes:
   check_mode:
     support: full
@@ -78,6 +89,13 @@ options:
       - C(gofleet.golang.go_install)'s active link (searched for an installation).
     type: path
     default: /usr/local/go
+  timeout:
+    description:
+      - Seconds each probe may take - the login shell, C(go env -json), each file read as the user.
+        A probe that takes longer is stopped (its processes killed) and reported, e.g. a login
+        profile that never ends falls back to a minimal environment.
+    type: int
+    default: 60
   fail_on:
     description:
       - Fail the task when a finding has this severity or a higher one (V(info) < V(warning) < V(error)).
@@ -174,8 +192,17 @@ ansible_facts:
           description: Why C(go env -json) failed, or null.
           type: str
         env_file:
-          description: The user's go env file - C(path), C(exists), C(values).
+          description:
+            - The user's go env file - C(path), C(exists) (read as a regular file), C(values), and
+              C(error) - why it could not be used (a named pipe, a device, unreadable by the user, too
+              large), null when it was read or is absent.
           type: dict
+        ignored_variables:
+          description:
+            - Names of the login environment dropped because no program can be given them (not
+              C([A-Za-z_][A-Za-z0-9_]*), or a NUL in the value); at most 20, each cut at 60 characters.
+          type: list
+          elements: str
         settings:
           description:
             - Settings as configured, before probing - C({NAME{{":"}} {value, source}}) with source
@@ -210,6 +237,7 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _goenv
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
 
 def main():
@@ -222,6 +250,7 @@ def main():
             install_root=dict(type="path", default=_goenv.DEFAULT_INSTALL_ROOT),
             active_link=dict(type="path", default=_goenv.DEFAULT_ACTIVE_LINK),
             fail_on=dict(type="str", default="never", choices=["never", "info", "warning", "error"]),
+            timeout=dict(type="int", default=_goenv.DEFAULT_TIMEOUT),
         ),
         supports_check_mode=True,
     )
@@ -234,14 +263,17 @@ def main():
         except OSError as exc:  # a shell or program that cannot be started is a fact, not a crash
             return 127, "", "%s: %s" % (argv[0], exc)
 
-    if p["go"] and not os.path.isfile(p["go"]):
-        module.fail_json(msg="go=%s: no such file; give the path of a go binary (e.g. /usr/local/go/bin/go)" % p["go"])
     try:
+        if p["timeout"] < 1:
+            raise GofleetError("timeout=%d: give a number of seconds, 1 or more" % p["timeout"])
+        if p["go"] and not os.path.isfile(p["go"]):
+            raise GofleetError("go=%s: no such file; give the path of a go binary (e.g. /usr/local/go/bin/go)"
+                               % p["go"])
         facts = _goenv.discover(run, sys.executable, user=p["user"], login=p["login_environment"], go=p["go"],
                                 project=p["project"], install_root=p["install_root"],
-                                active_link=p["active_link"], scratch_parent=module.tmpdir)
-    except KeyError:
-        module.fail_json(msg="user=%s: no such user on this host" % p["user"])
+                                active_link=p["active_link"], scratch_parent=module.tmpdir, timeout=p["timeout"])
+    except GofleetError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
     result = dict(changed=False, ansible_facts=dict(gofleet_go=facts), findings=facts["findings"])
     bad = _goenv.exceeds(facts["findings"], p["fail_on"])
     if bad:
