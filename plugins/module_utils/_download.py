@@ -38,9 +38,14 @@ import ssl
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import zlib
 
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import Request, url_argument_spec
 
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
@@ -77,8 +82,6 @@ def url_options():
 
     ansible-core's url_argument_spec() minus url/force/http_agent, plus timeout, retries,
     download_deadline and ca_path. Documented once in plugins/doc_fragments/download.py."""
-    from ansible.module_utils.urls import url_argument_spec  # pylint: disable=import-outside-toplevel
-
     spec = url_argument_spec()
     for name in ("url", "force", "http_agent"):
         spec.pop(name, None)
@@ -544,6 +547,8 @@ class HttpClient:
                 _write(out, block, directory, label, got, limit)
                 h.update(block)
             if got != limit and (size is not None or announced is not None):
+                if note:  # not a cut connection: the encoding changed the length, and will again
+                    raise _Permanent("%s: %d bytes instead of the %d published%s" % (where, got, limit, note))
                 raise _Retryable("%s: connection closed after %d of %d bytes" % (where, got, limit))
             return h.hexdigest(), encoding
         finally:
@@ -614,10 +619,6 @@ class AnsibleTransport:
         self.p = params
 
     def open(self, url, credentials, timeout):
-        import urllib.error  # pylint: disable=import-outside-toplevel
-        from ansible.module_utils.urls import ConnectionError as UrlsConnectionError  # pylint: disable=import-outside-toplevel,redefined-builtin
-        from ansible.module_utils.urls import Request  # pylint: disable=import-outside-toplevel
-
         p = self.p
         kw = dict(use_proxy=p.get("use_proxy", True), validate_certs=p.get("validate_certs", True),
                   client_cert=p.get("client_cert"), client_key=p.get("client_key"), ca_path=p.get("ca_path"),
@@ -632,7 +633,11 @@ class AnsibleTransport:
             kw.update(url_username=None, url_password=None, force_basic_auth=False, use_gssapi=False, use_netrc=False)
         where = redact_url(url)
         try:
-            r = Request().open("GET", url, **kw)
+            try:
+                r = Request().open("GET", url, **kw)
+            finally:
+                # Request.open installs its opener (redirects off) process-wide: put urllib's default back
+                urllib.request.install_opener(None)
             return _UrllibResponse(r, getattr(r, "status", None) or r.getcode(), getattr(r, "reason", ""))
         except urllib.error.HTTPError as e:
             return _UrllibResponse(e, e.code, getattr(e, "reason", "") or e.msg)

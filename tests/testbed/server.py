@@ -61,6 +61,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import zlib
 
 FAULTS = ("http500", "http404", "truncate", "stall", "bad_digest", "redirect_loop", "oversize", "drip",
           "drip_headers", "bad_length", "gzip", "gzip_label", "https_to_http", "redirect_other")
@@ -250,13 +251,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         gzipped = self.state.take("gzip")
         label = self.state.take("gzip_label")
         body = None
-        if gzipped:
+        z = None  # an archive gzip-encoded on the fly: compressed as it streams, so no Content-Length
+        if gzipped and size < 1 << 20:
             with open(path, "rb") as f:
-                body = gzip.compress(f.read(), compresslevel=1)
+                body = gzip.compress(f.read())
             size = len(body)
+        elif gzipped:
+            z = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         self.send_response(200)
         self.send_header("Content-Type", ctype)
-        if oversize:
+        if oversize or z:
             self.send_header("Connection", "close")
         elif bad_length:
             self.send_header("Content-Length", "not-a-number")
@@ -280,15 +284,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sent = limit
             else:
                 with open(path, "rb") as f:
-                    while sent < limit:
-                        block = f.read(1 if drip else min(1 << 20, limit - sent))
+                    done = 0
+                    while done < limit:
+                        block = f.read(1 if drip else min(1 << 20, limit - done))
                         if not block:
                             break
+                        done += len(block)
+                        if z:
+                            block = z.compress(block)
                         self.wfile.write(block)
                         sent += len(block)
                         if drip:
                             self.wfile.flush()
                             time.sleep(drip["seconds"])
+            if z:
+                tail = z.flush()
+                self.wfile.write(tail)
+                sent += len(tail)
             if oversize:
                 zeros = bytes(1 << 16)
                 extra = oversize["bytes"]
@@ -299,7 +311,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
         self._record(200, sent)
-        if truncate or oversize or bad_length:
+        if truncate or oversize or bad_length or gzipped:
             self.close_connection = True
         return None
 
