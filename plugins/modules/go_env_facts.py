@@ -65,6 +65,8 @@ options:
     description:
       - The user whose login environment, home, go env file and C(PATH) are evaluated.
       - Default is the user the module runs as (mind C(become)).
+      - Another user needs root (C(become)); the module runs that user's login shell, C(go env) and
+        file reads as that user.
     type: str
   project:
     description:
@@ -269,7 +271,7 @@ def main():
         if p["go"] and not os.path.isfile(p["go"]):
             raise GofleetError("go=%s: no such file; give the path of a go binary (e.g. /usr/local/go/bin/go)"
                                % p["go"])
-        facts = _goenv.discover(run, sys.executable, user=p["user"], login=p["login_environment"], go=p["go"],
+        facts = _goenv.discover(run, sys.executable, user=p["user"] or None, login=p["login_environment"], go=p["go"],
                                 project=p["project"], install_root=p["install_root"],
                                 active_link=p["active_link"], scratch_parent=module.tmpdir, timeout=p["timeout"])
     except GofleetError as exc:

@@ -8,10 +8,13 @@ Real Go toolchains are run in tests/integration/test_go_env_facts.py.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 import pytest
 
@@ -272,3 +275,89 @@ def test_discovery_runs_on_python_3_8(tmp_path):
 def test_module_utils_is_standard_library_only():
     src = open(_goenv.__file__).read()
     assert shutil.which("python3") and "import requests" not in src and "yaml" not in src
+
+
+# ---- what another user's environment names, read without trusting it --------------------------
+def test_variable_names_that_are_options_are_dropped():
+    env, dropped = _goenv.clean_environment({"PATH": "/bin", "-i": "x", "--split-string": "sh -c id",
+                                             "GOFLAGS": "-mod=mod", "NUL": "a\x00b", "A=B": "1"})
+    assert env == {"PATH": "/bin", "GOFLAGS": "-mod=mod"}
+    assert dropped == ["--split-string", "-i", "A=B", "NUL"]
+    assert _goenv.clean_environment(["not", "a", "dict"]) == (None, [])
+
+
+def test_pipes_and_devices_are_never_read(tmp_path):
+    """A named pipe as the env file, VERSION, go.mod or `go` would block open() for ever; /dev/zero
+    would never end. Each is reported at once."""
+    pipe = str(tmp_path / "pipe")
+    os.mkfifo(pipe)
+    root = tmp_path / "goroot"
+    (root / "bin").mkdir(parents=True)
+    os.mkfifo(str(root / "VERSION"))
+    (tmp_path / "proj").mkdir()
+    os.mkfifo(str(tmp_path / "proj" / "go.mod"))
+    start = time.monotonic()
+    assert _goenv.read_env_file(pipe) == {} and _goenv.read_env_file("/dev/zero") == {}
+    assert _goenv.read_version(str(root)) is None
+    info = _goenv.read_go_mod(str(tmp_path / "proj"))
+    assert info["exists"] is False and "a named pipe, not a regular file" in info["error"]
+    (tmp_path / "zero").mkdir()
+    os.symlink("/dev/zero", str(tmp_path / "zero" / "go.mod"))
+    assert "a character device" in _goenv.read_go_mod(str(tmp_path / "zero"))["error"]
+    assert "not a regular file" in _goenv.binary_facts(pipe)["error"]
+    assert "not a regular file" in _goenv.binary_facts("/dev/zero")["error"]
+    assert time.monotonic() - start < 5
+
+
+def test_an_unusable_env_file_is_a_finding():
+    facts = _facts(env_file={"path": "/home/u/pipe", "error": "/home/u/pipe: a named pipe, not a regular file"})
+    f = [x for x in _goenv.evaluate(facts) if x["code"] == "ENV_FILE_UNUSABLE"]
+    assert len(f) == 1 and f[0]["severity"] == "warning" and "block" in f[0]["message"]
+    assert f[0]["env_file"] == "/home/u/pipe" and f[0]["fix"]
+    denied = _facts(env_file={"path": "/x", "error": "/x: Permission denied (read as u)"})
+    assert "ignore it" in [x for x in _goenv.evaluate(denied) if x["code"] == "ENV_FILE_UNUSABLE"][0]["message"]
+
+
+_AS_USER = r"""
+import json, subprocess, sys
+from ansible_collections.gofleet.golang.plugins.module_utils import _goenv
+def run(argv):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    return p.returncode, p.stdout, p.stderr
+f = _goenv.discover(run, sys.executable, user=%(user)r, install_root="/nonexistent", active_link=None, timeout=20)
+print(json.dumps({"py": list(sys.version_info[:2]), "user": f["user"], "go": f["go"] and f["go"]["go"],
+                  "go_env": f["go_env"], "err": f["go_env_error"], "env_file": f["env_file"]}))
+"""
+
+
+@pytest.mark.parametrize("python", [sys.executable, PY38], ids=["this-python", "python-3.8"])
+def test_another_users_login_shell_and_go_run_as_them(second_user, python):
+    """discover() for another user, end to end: their profile puts a `go` on PATH that reports who
+    runs it; their env file is read as them. On this Python and on Python 3.8 (preexec_fn)."""
+    if not os.path.exists(python):
+        pytest.skip("pyenv's Python 3.8.18 is not installed")
+    top = tempfile.mkdtemp(prefix="gofleet-goenv-unit-")
+    try:
+        os.chmod(top, 0o755)
+        go = _fake_goroot(os.path.join(top, "go"))
+        with open(go, "w") as f:
+            f.write('#!/bin/sh\nprintf \'{"GOVERSION": "go1.27.3", "UID": "%s", "GOENV": "x"}\' "$(id -u)"\n')
+        os.makedirs(os.path.join(second_user.home, ".config", "go"))
+        second_user.write(os.path.join(second_user.home, ".config", "go", "env"), "GOARCH=arm64\n")
+        for d in (".config", os.path.join(".config", "go")):
+            os.chown(os.path.join(second_user.home, d), second_user.uid, second_user.gid)
+        second_user.write(os.path.join(second_user.home, ".profile"),
+                          'export PATH="%s:$PATH"\n' % os.path.dirname(go))
+        done = subprocess.run([python, "-c", _AS_USER % {"user": second_user.name}],
+                              env={"PYTHONPATH": collections_root(), "PATH": "/usr/bin:/bin", "HOME": "/root"},
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        res = json.loads(done.stdout.strip().splitlines()[-1])
+        assert res["user"]["environment"] == "login shell" and res["err"] is None, res
+        assert res["go"] == go and res["go_env"]["UID"] == str(second_user.uid)
+        assert res["env_file"]["values"] == {"GOARCH": "arm64"} and res["env_file"]["exists"] is True
+        assert res["go_env"]["GOENV"] == os.path.join(second_user.home, ".config", "go", "env")
+        if python == PY38:
+            assert res["py"] == [3, 8]
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
