@@ -81,7 +81,8 @@ class RequestsTransport:
         s = requests.Session()
         s.headers["User-Agent"] = user_agent
         s.headers["Accept-Encoding"] = "identity"
-        s.verify = ca_path or validate_certs
+        # given with each request: a session's verify loses to REQUESTS_CA_BUNDLE (requests issue 3829)
+        self.verify = ca_path or validate_certs
         if not use_proxy:
             s.trust_env = False
             s.proxies = {"http": None, "https": None}
@@ -111,12 +112,12 @@ class RequestsTransport:
         P, R = _download._Permanent, _download._Retryable  # pylint: disable=protected-access,invalid-name
         try:
             auth = requests.auth.HTTPBasicAuth(user, password) if user and preemptive else _NoAuth()
-            r = self.session.get(url, stream=True, allow_redirects=False, timeout=timeout, auth=auth)
+            r = self.session.get(url, stream=True, allow_redirects=False, timeout=timeout, auth=auth, verify=self.verify)
             if r.status_code == 401 and user and not preemptive and \
                     "basic" in r.headers.get("WWW-Authenticate", "").lower():
                 r.close()
                 r = self.session.get(url, stream=True, allow_redirects=False, timeout=timeout,
-                                     auth=requests.auth.HTTPBasicAuth(user, password))
+                                     auth=requests.auth.HTTPBasicAuth(user, password), verify=self.verify)
             return _Response(r)
         except requests.exceptions.SSLError as e:
             raise P("%s: %s" % (where, _download.tls_hint(e) or "TLS error: %s" % _download.redact_text(e)))
