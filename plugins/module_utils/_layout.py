@@ -106,6 +106,9 @@ def _pause(point):
         time.sleep(float(os.environ.get("_GOFLEET_PAUSE_SECONDS", "60")))
 
 
+pause_point = _pause  # the hook's public name for the other steps of the install path (_install)
+
+
 class Layout:
     def __init__(self, root, active_link):
         self.root = os.path.abspath(root)
