@@ -45,6 +45,7 @@ import zlib
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import MissingModuleError
 from ansible.module_utils.urls import Request, url_argument_spec
 
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
@@ -651,7 +652,7 @@ class AnsibleTransport:
             raise _Retryable("%s: %s" % (where, redact_text(reason)))
         except (socket.timeout, TimeoutError) as e:
             raise _Retryable("%s: %s" % (where, describe_network_error(e, timeout)))
-        except UrlsConnectionError as e:
+        except (UrlsConnectionError, MissingModuleError) as e:  # proxy or TLS setup; gssapi missing
             raise _Permanent("%s: %s" % (where, redact_text(e)))
         except (OSError, http.client.HTTPException) as e:
             hint = tls_hint(e)
