@@ -23,7 +23,10 @@ IMAGE = "bookworm-amd64"
 NEW, OLD = config.NEWEST, config.OLDSTABLE
 ROOT, LINK, PROFILE = "/opt/go", "/usr/local/go", "/etc/profile.d/go.sh"
 PROVISION = os.path.join(config.REPO, "playbooks", "provision.yml")
+# a command smuggled into a value writes this file (relative: a path in $(...) would be cut at its
+# "/" into folders); login shells here start in /root
 MARKER = "/root/gofleet-pwned"
+PWN = "$(touch gofleet-pwned)"
 # what the role may write, listed (with modes, sizes, link targets and times) before and after a
 # check-mode run: equal listings = host unchanged
 WATCHED = [ROOT, LINK, PROFILE, "/etc/zsh", "/var/tmp/gofleet-verify/out"]
@@ -54,7 +57,7 @@ class Host:
                        % " ".join(WATCHED)).stdout
 
     def reset(self):
-        self.sh("rm -rf %s %s %s /etc/zsh /var/tmp/gofleet-verify/out %s /var/tmp/gofleet-archive.*"
+        self.sh("rm -rf %s %s* %s /etc/zsh /var/tmp/gofleet-verify/out %s /var/tmp/gofleet-archive.*"
                 % (ROOT, LINK, PROFILE, MARKER))
 
     def play(self, body=None, playbook=None, check=False, diff=False, **extra):
@@ -90,9 +93,13 @@ def stats(result):
 
 
 def task(result, name):
-    """The one host's result of the last task named `name` (None if it never ran)."""
-    found = hosts.task_results(result, name)
-    return next(iter(found.values())) if found else None
+    """The one host's result of the last task named `name` (a role's tasks: "<role> : name"), else None."""
+    found = None
+    for play in result.get("plays", []):
+        for t in play.get("tasks", []):
+            if t["task"]["name"] == name or t["task"]["name"].endswith(" : " + name):
+                found = next(iter(t["hosts"].values()), found)
+    return found
 
 
 def messages(result):
@@ -113,10 +120,11 @@ HOSTILE = {
     "go_flags newline": dict(go_flags="-trimpath\rGOTOOLCHAIN=auto"),
     "go_env_extra value newline": dict(go_env_extra={"CGO_ENABLED": "0\nGOFLAGS=-toolexec=/tmp/evil"}),
     "go_env_extra name": dict(go_env_extra={"GOFLAGS=-toolexec=/tmp/evil\nX": "1"}),
-    "go_gopath command": dict(go_gopath="$HOME/go$(:>%s)" % MARKER),
-    "go_gopath backquote": dict(go_gopath="$HOME/`:>%s`" % MARKER),
+    "go_gopath command": dict(go_gopath="$HOME/go" + PWN),
+    "go_gopath backquote": dict(go_gopath="$HOME/`:>gofleet-pwned`"),
     "go_gopath operator": dict(go_gopath="${HOME:=/tmp}/go"),
-    "go_active_link newline": dict(go_active_link="/usr/local/go\n:>%s\n" % MARKER),
+    "go_active_link newline": dict(go_active_link="/usr/local/go\ntouch gofleet-pwned\n"),
+    "go_active_link colon": dict(go_active_link="/usr/local/go:/tmp/evil"),
     "go_install_root relative": dict(go_install_root="opt/go"),
     "go_profile_path quote": dict(go_profile_path='/etc/profile.d/go".sh'),
     "go_tools option": dict(go_tools=[{"package": "-toolexec=/tmp/evil", "version": "v1.0.0"}]),
@@ -164,7 +172,7 @@ def test_paths_and_gopath_with_shell_characters_are_quoted(host):
     login shell finds go through the link as named, GOPATH expands $HOME (what must expand at
     login) and no command runs (before: the space broke go.sh, $(...) ran in every login shell)."""
     host.reset()
-    link = "/usr/local/go $(:>%s)" % MARKER
+    link = "/usr/local/go " + PWN
     host.sh("mkdir -p /etc/zsh")
     host.converge(go_version=OLD, go_active_link=link, go_gopath="$HOME/my go",
                   go_env_extra={"CGO_CFLAGS": "-O2 -g"})
