@@ -33,10 +33,19 @@ description:
     built by another Go than the toolchain's, or for an architecture the host does not run natively, is
     reinstalled with C(go install <path>@<version>) from its build info, keeping its recorded
     C(-ldflags), C(-tags), C(-trimpath), C(-gcflags), C(-asmflags), C(-buildmode), C(CGO_ENABLED) (with its
-    C(CGO_*FLAGS)), C(GOEXPERIMENT) and architecture level (C(GOAMD64)...), with C(GOTOOLCHAIN=local).
+    C(CGO_*FLAGS)), C(GOEXPERIMENT) and architecture level (C(GOAMD64)...), with C(GOTOOLCHAIN=local) - each
+    only when its whole value is on a safe list. A program's build info is written by whoever built it, so
+    settings that could run a program or write a file as root (C(-extld), C(-toolexec), C(CGO_CFLAGS=-fplugin=...),
+    profile output files...) are not used and are reported in the tool's C(refused_settings).
     C(GOPROXY), C(GOPRIVATE), C(GONOSUMDB), C(GOFLAGS) and the rest come from the environment and the
-    user's go env file, as for any C(go install). The new binary is verified (built by the toolchain,
-    native, same module and version) before it replaces the old file, keeping its name, mode and owner.
+    user's go env file, as for any C(go install), which writes into a temporary folder of the module's own. The
+    new binary is verified (built by the toolchain, native, same module and version) before it replaces the old
+    file, keeping its name, mode and owner, set through file descriptors (never through a name in a folder
+    another user may write, so a planted link is never followed).
+  - Only Go trees owned by root (or the user the module runs as) and writable by nobody else, in folders
+    likewise, are ever run - the bootstrap, the tree to rebuild, the toolchain that rebuilds tools. Trees
+    another user can change (in Homebrew, C(~/sdk), a home on C(PATH)) are not run, not even their
+    C(go version); they are listed in RV(goroot.bootstrap_skipped).
   - Programs built from a local checkout (version "(devel)") or without module information are reported
     as C(not_rebuildable); a program whose module needs a newer Go than the toolchain is reported as
     C(needs_newer_go) - neither fails the task, and no other toolchain is fetched.
@@ -98,6 +107,8 @@ options:
         Go that is new enough (the minimum is read from the tree's C(src/make.bash)) - native ones first, then
         those next to O(goroot)'s tree, then the newest - looked for next to the tree, in the usual places
         (C(/usr/local/go), C(/usr/lib/go-*), C(~/sdk/go*)...) and on C(PATH); the tree itself qualifies when it runs.
+      - Only a tree owned by root and writable only by root (the tree, every file in it and every folder above it)
+        is used; one another user could change is refused (given) or skipped (searched).
     type: path
   build_env:
     description:
@@ -212,6 +223,8 @@ goroot:
       C(reason); after a rebuild C(previous) (the old tree, kept for rollback), C(bootstrap) (C(goroot),
       C(version), C(native), C(minimum)), C(seconds) (copy, make, verify, total), C(log) (the kept
       C(make.bash) output) and C(log_tail).
+    - C(bootstrap_skipped) lists the Go trees the bootstrap search found but did not run or use because another
+      user can change them (C(goroot), C(reason)).
   returned: always
   type: dict
   sample:
@@ -240,6 +253,8 @@ tools:
       mode), V(not_rebuildable), V(needs_newer_go) (with C(required_go)), V(failed) (with C(msg)) or
       V(skipped) (not a Go program, or built for another OS) - and C(reason), C(origin), C(before), C(after),
       C(command) and C(environment) of the C(go install), and C(notes).
+    - C(refused_settings) lists the recorded build settings not replayed (not on the safe list), each with
+      C(setting), C(value) and C(reason).
   returned: always
   type: list
   elements: dict
