@@ -149,29 +149,29 @@ def markers(victim, tag=None):
 
 
 def assert_ran_only_as_the_user(victim, tag):
-    """The payload `tag` ran (at least once) and only ever as the user: no root-owned marker."""
+    """No root-owned marker at all; the payload `tag` ran (at least once), only ever as the user."""
+    root_owned = [m for m in markers(victim) if m[1] == 0 or m[2] == "0"]
+    assert not root_owned, "ran as root: %s" % root_owned
     found = markers(victim, tag)
-    root_owned = [m for m in found if m[1] == 0 or m[2] == "0"]
-    assert not root_owned, "%s ran as root: %s" % (tag, root_owned)
     assert found, "the %s payload never ran (the test did not attack anything)" % tag
     assert all(m[1] == victim.user.uid and m[2] == str(victim.user.uid) for m in found), found
 
 
 def assert_right_facts(victim, facts, go=None):
-    """What the user really has: their env file's GOARCH, the real toolchain's go env."""
+    """What the user really has: the real toolchain's go env as they get it, their env file's GOARCH."""
     assert facts["user"]["name"] == victim.user.name and facts["user"]["environment"] == "login shell"
     assert facts["user"]["login_error"] is None
-    assert facts["env_file"] == {"path": os.path.join(victim.home, ".config", "go", "env"), "exists": True,
-                                 "values": {"GOARCH": "arm64"}, "error": None}
+    assert facts["go_env_error"] is None, facts["go_env_error"]
     assert facts["go"]["go"] == (go or os.path.join(victim.goroot, "bin", "go"))
     assert facts["go_env"]["GOVERSION"] == "go" + config.NEWEST
     assert facts["go_env"]["GOROOT"] == victim.goroot
     assert facts["go_env"]["GOARCH"] == "arm64" and facts["go_env"]["GOHOSTARCH"] == "amd64"
     assert facts["go_env"]["GOPATH"] == os.path.join(victim.home, "go")
     assert facts["go_env"]["GOENV"] == os.path.join(victim.home, ".config", "go", "env")
-    assert facts["go_env_error"] is None
     assert [(f["variable"], f["source"]) for f in facts["findings"] if f["code"] == "GOOS_GOARCH_PERSISTED"] == \
         [("GOARCH", "env_file")]
+    assert facts["env_file"] == {"path": os.path.join(victim.home, ".config", "go", "env"), "exists": True,
+                                 "values": {"GOARCH": "arm64"}, "error": None}
 
 
 def assert_nothing_left(victim):
@@ -231,26 +231,34 @@ def test_the_users_ld_preload_loads_only_into_the_users_processes(victim):
     assert_right_facts(victim, facts)
 
 
-def test_the_users_profile_runs_as_the_user_and_cannot_name_variables_that_are_options(victim):
-    """The login shell prints what it likes: here an environment with `--split-string` (env(1)'s
-    -S: the value becomes a command), `-i` and a NUL in a value. Old code: those names became
-    options of root's /usr/bin/env (root ran the command) or crashed the module."""
+FORGED = {
+    # env(1)'s -S: the value is split into a command, which root's /usr/bin/env ran
+    "split-string": ("--split-string", "sh -c 'id -u > {marks}/split.0'"),
+    # an option that makes root's env(1) fail: go env "did not run", a false GO_NOT_RUNNABLE
+    "dash-i": ("-i", "x"),
+    # a NUL in a value: root's Popen raised, the module died with a traceback
+    "nul": ("GOFLEET_NUL", "a\x00b"),
+}
+
+
+@pytest.mark.parametrize("forged", sorted(FORGED))
+def test_the_users_profile_runs_as_the_user_and_cannot_name_variables_that_are_options(victim, forged):
+    """The login shell prints what it likes: here the user's real environment plus one variable no
+    program can be given. Old code: those names went to root's /usr/bin/env as arguments."""
+    name, value = FORGED[forged]
     victim.env_file()
-    forged = (
-        "import json, os\n"
-        "e = dict(os.environ)\n"
-        "e['--split-string'] = \"sh -c 'id -u > %s/split.0'\"\n"
-        "e['-i'] = 'x'\n"
-        "e['GOFLEET_NUL'] = 'a\\x00b'\n"
-        "print('@@gofleet-env@@' + json.dumps(e))\n" % victim.marks)
-    victim.user.write(os.path.join(victim.home, "forge.py"), forged)
+    forge = ("import json, os\n"
+             "e = dict(os.environ)\n"
+             "e[%r] = %r\n"
+             "print('@@gofleet-env@@' + json.dumps(e))\n" % (name, value.format(marks=victim.marks)))
+    victim.user.write(os.path.join(victim.home, "forge.py"), forge)
     victim.profile(victim.payload("profile") + victim.path_line()
                    + "exec /usr/bin/python3 -I -S %s/forge.py\n" % victim.home)
     facts, dummy, dummy = facts_for(victim)
     assert_ran_only_as_the_user(victim, "profile")
     assert markers(victim, "split") == []  # the value was never run at all
     assert_right_facts(victim, facts)
-    assert facts["ignored_variables"] == ["--split-string", "-i", "GOFLEET_NUL"]
+    assert facts["ignored_variables"] == [name]
 
 
 @pytest.mark.parametrize("profile,why", [("sleep 600\n", "timeout"), ("cat /dev/zero\n", "printed more than")],
