@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -339,9 +340,8 @@ def trusted_uids():
 
 def _owner_name(uid):
     try:
-        import pwd  # pylint: disable=import-outside-toplevel
         return "%d (%s)" % (uid, pwd.getpwuid(uid).pw_name)
-    except (ImportError, KeyError):
+    except KeyError:
         return str(uid)
 
 
@@ -853,7 +853,7 @@ class Rebuilder:
                         continue
                     if not name.startswith(".") and _regular(f):
                         files.append((f, origin))
-            elif _regular(p):
+            elif _regular(p) or os.path.islink(p):
                 files.append((p, "tool_paths"))
             elif origin == "tool_paths":
                 raise RebuildError("tool_paths: %s does not exist (or is not a regular file or folder)" % p)
@@ -894,11 +894,16 @@ class Rebuilder:
         for path, origin in self.tool_files(go):
             entry = {"path": path, "origin": origin, "status": None, "reason": None, "before": None, "after": None}
             self.result["tools"].append(entry)
+            like = info = None
             try:
                 like = os.lstat(path)  # the file that is replaced, and only if it is still this one
-                info = _binary.inspect(path) if stat.S_ISREG(like.st_mode) else None
+                if stat.S_ISREG(like.st_mode):
+                    info = _binary.inspect(path)
             except (_binary.BinaryError, OSError):
-                info = None
+                pass
+            if like is not None and stat.S_ISLNK(like.st_mode):
+                entry.update(status="skipped", reason="a symbolic link: give the file it points at in tool_paths")
+                continue
             if not info or not info.get("is_go") or not info.get("go_version"):
                 entry.update(status="skipped", reason="not a Go program")
                 continue
