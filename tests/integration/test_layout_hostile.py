@@ -89,8 +89,9 @@ def test_crafted_archives_are_refused_and_leave_nothing(tmp_path, attack):
 def test_a_plain_archive_of_files_and_folders_is_accepted(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
-    archive = _tar(tmp_path / "ok.tar.gz", BASE + [("go/bin/go", "file", b"#!"), ("go/src/fmt/print.go", "file", b""),
-                                                  ("go/src", "dir", None), ("go/src/Makefile", "file", b"")])
+    archive = _tar(tmp_path / "ok.tar.gz", BASE + [
+        ("go/bin/go", "file", b"#!"), ("go/src/fmt/print.go", "file", b""), ("go/src", "dir", None),
+        ("go/src/Makefile", "file", b"")])
     goroot = _layout.Layout(str(root), None).stage(archive)
     assert sorted(os.listdir(os.path.join(goroot, "src"))) == ["Makefile", "fmt"]
     assert open(os.path.join(goroot, "VERSION")).read() == "go1.27.3\n"
@@ -264,7 +265,7 @@ def test_a_version_folder_another_user_can_change_is_refused(reachable, small_go
         layout.tree_state(NEW, "linux", "amd64")
 
 
-def test_another_user_cannot_hold_the_lock(tmp_path, second_user):
+def test_another_user_cannot_hold_the_lock(second_user):
     """gofleet 0.1.0's <root>/.lock was 0644: flock needs no write access, so any user could hold
     it and block every install for lock_timeout. The user here locks every file of the root they
     can open (the lock of 0.1.0 and of today included) and keeps them locked."""
