@@ -599,7 +599,7 @@ def sync_filesystem(path):
         except (OSError, AttributeError, ImportError):
             pass
         try:
-            if subprocess.run(["sync", "-f", path], capture_output=True, timeout=600).returncode == 0:
+            if subprocess.run(["sync", "-f", path], capture_output=True, timeout=600, check=False).returncode == 0:
                 return "sync -f"
         except (OSError, subprocess.SubprocessError):
             pass
@@ -708,7 +708,7 @@ def filesystem_type(path):
                     mounts.append((_unescape_mount(fields[4]), right.split()[0]))
     except OSError:
         try:
-            out = subprocess.run(["mount"], capture_output=True, text=True, timeout=30).stdout
+            out = subprocess.run(["mount"], capture_output=True, text=True, timeout=30, check=False).stdout
         except (OSError, subprocess.SubprocessError):
             return None
         for line in out.splitlines():
