@@ -622,7 +622,14 @@ def _make_scratch(acct, parent):
     temp folder, so that it can be handed to them once root has written what it needs."""
     if _runas.is_self(acct):
         return tempfile.mkdtemp(prefix="gofleet-goenv-", dir=parent)
-    return tempfile.mkdtemp(prefix="gofleet-goenv-", dir=tempfile.gettempdir())
+    for base in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+        try:
+            mode = os.stat(base).st_mode
+        except OSError:
+            continue
+        if stat.S_ISDIR(mode) and mode & stat.S_IXOTH:  # the user must be able to reach it
+            return tempfile.mkdtemp(prefix="gofleet-goenv-", dir=base)
+    return tempfile.mkdtemp(prefix="gofleet-goenv-")
 
 
 def _private_copy(scratch, name, data, acct):
