@@ -32,6 +32,8 @@ Hostile servers (issue 14 items 5 and 6):
                  metadata on a .tar.gz)
     https_to_http  on the TLS listener, /dl/<file> -> http://127.0.0.1:<plain port>/go/<file>
     redirect_other /dl/<file> -> http://127.0.0.2:<other port>/go/<file>, another origin
+    auth_required  the origin (not the other listener) answers 401 with a Basic challenge to every
+                 file request without an Authorization header
 With count=N the fault hits the next N matching requests, then the server is healthy again
 (for retry tests); without count it stays until reset. `bytes` and `seconds` are query
 parameters of the fault POST too.
@@ -64,7 +66,8 @@ import urllib.request
 import zlib
 
 FAULTS = ("http500", "http404", "truncate", "stall", "bad_digest", "redirect_loop", "oversize", "drip",
-          "drip_headers", "bad_length", "gzip", "gzip_label", "https_to_http", "redirect_other")
+          "drip_headers", "bad_length", "gzip", "gzip_label", "https_to_http", "redirect_other",
+          "auth_required")
 WRONG = "0" * 64
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -223,6 +226,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if "/" in name or name.startswith("."):
             self._record(404)
             self._send(404, b"not found\n")
+            return True
+        if self.kind != "other" and self.state.active("auth_required") and not self.headers.get("Authorization"):
+            self._record(401)
+            self._send(401, b"authentication required\n", headers={"WWW-Authenticate": 'Basic realm="mirror"'})
             return True
         for fault, code in (("http500", 500), ("http404", 404)):
             if self.state.take(fault):

@@ -139,17 +139,24 @@ def test_credentials_go_to_the_origin_only(bed, tmp_path, monkeypatch, how):
         monkeypatch.setenv("NETRC", str(netrc))
         kw = {}
     bed.fault("redirect_other")
-    if how == "challenge":  # no preemptive auth: nothing asked for it, nothing is sent anywhere
+    if how == "challenge":  # not preemptive: sent when the origin asks (401), to the origin only
         kw["force_basic_auth"] = False
+        bed.fault("auth_required")
     path = _http.download(url, str(tmp_path), digest, len(data), name=SIDECAR, timeout=5, **kw)
     assert _download.sha256_of(path) == digest
-    log = bed.log()
+    full = bed.log()
+    log = [e for e in full if e["status"] != 401]
     assert [(e["listener"], e["status"]) for e in log] == [("plain", 302), ("other", 200)]
-    if how == "challenge":
-        assert log[0]["authorization"] is None
-    else:
-        assert log[0]["authorization"].startswith("Basic ")
-    assert log[1]["authorization"] is None
+    assert log[0]["authorization"].startswith("Basic ") and log[1]["authorization"] is None
+    assert len(full) == (3 if how == "challenge" else 2)
+
+
+def test_no_credentials_without_a_challenge_unless_forced(bed, tmp_path):
+    data, digest = sidecar(bed.tree)
+    bed.fault("redirect_other")
+    _http.download(bed.url + "/dl/" + SIDECAR, str(tmp_path), digest, len(data), timeout=5, username="fleet",
+                   password="s3cret")
+    assert [e["authorization"] for e in bed.log()] == [None, None]
 
 
 def test_errors_redact_credentials(bed):
