@@ -60,6 +60,15 @@ class Host:
         self.sh("rm -rf %s %s* %s /etc/zsh /var/tmp/gofleet-verify/out %s /var/tmp/gofleet-archive.*"
                 % (ROOT, LINK, PROFILE, MARKER))
 
+    def rebuild(self, version):
+        """Commit a copy of go<version> as the tree go_toolchain_rebuild would make from it
+        (go<version>-rebuilt.<time>) through the layout's own calls, and make it active - what
+        _rebuild does after make.bash, without the 6 minutes of make.bash; return its name."""
+        lib = "/tmp/gofleet-lib/ansible_collections/gofleet/golang/plugins"
+        self.sh("rm -rf /tmp/gofleet-lib && mkdir -p %s" % lib)
+        images.podman("cp", os.path.join(config.REPO, "plugins", "module_utils"), "%s:%s/" % (self.name, lib))
+        return self.sh("python3 -c %s %s" % (_q(REBUILD), version)).stdout.strip()
+
     def play(self, body=None, playbook=None, check=False, diff=False, **extra):
         """Run `body` (tasks of one play, YAML) or a playbook; return (rc, output, json result)."""
         if playbook is None:
@@ -82,6 +91,24 @@ ROLE = """\
   ansible.builtin.include_role:
     name: gofleet.golang.go
 """
+
+
+REBUILD = """
+import os, subprocess, sys
+sys.path.insert(0, "/tmp/gofleet-lib")
+from ansible_collections.gofleet.golang.plugins.module_utils import _layout
+version = sys.argv[1]
+layout = _layout.Layout("%s", "%s")
+layout.lock()
+staged = os.path.join(layout.root, ".stage-rebuild", "go")
+os.makedirs(os.path.dirname(staged))
+subprocess.run(["cp", "-a", layout.version_dir(version), staged], check=True)
+name = layout.new_rebuild_name(version)
+layout.commit(staged, name, dict(version=version, os="linux", arch="amd64", rebuilt_from=layout.version_dir(version)))
+layout.activate(name)
+layout.unlock()
+print(name)
+""" % (ROOT, LINK)
 
 
 def _q(text):
@@ -304,3 +331,33 @@ def test_uninstall_removes_what_the_role_put_there(host):
     assert stats(host.converge(go_state="absent"))["changed"] == 0
     rc, out, result = host.play(check=True, go_state="absent")
     assert rc == 0 and stats(result)["changed"] == 0
+
+
+# ---- fleet mode asks go_install ------------------------------------------------------------------
+def test_fleet_mode_after_a_rebuild_with_keep(host):
+    """Fleet mode learns what a host needs from go_install's plan, not from the layout's records:
+    after go_toolchain_rebuild made go<NEW>-rebuilt.<time> active, with keep=2, a run pushes no
+    archive, prunes nothing (the rebuilt tree is NEW, not a third version), changes nothing and its
+    proof passes on the rebuilt tree; twice, and in check mode. (Before: the role read
+    .gofleet/go<v>.json and the link itself, pushed the archive on every run, counted the rebuilt
+    tree as a version to prune and its final assert failed.)"""
+    host.reset()
+    fleet = dict(go_fleet_mode=True, go_keep=2)
+    host.converge(go_version=OLD, **fleet)
+    result = host.converge(go_version=NEW, **fleet)
+    assert task(result, "Install the Go toolchain from the pushed archive")["changed"]
+    assert host.sh("ls -d /var/tmp/gofleet-archive.* 2>/dev/null; true").stdout == ""  # push folder removed
+    rebuilt = host.rebuild(NEW)
+    for dummy in range(2):
+        result = host.converge(go_version=NEW, **fleet)
+        assert stats(result)["changed"] == 0
+        plan = task(result, "Ask go_install what this host needs (check mode, offline)")["plan"]
+        assert (plan["install"], plan["switch"], list(plan["prune"])) == (False, False, []), plan
+        assert task(result, "Copy the verified archive to the host").get("skipped")
+        assert task(result, "Switch or prune without the archive (the version is installed)").get("skipped")
+    assert host.sh("ls %s" % ROOT).stdout.split() == ["go" + OLD, "go" + NEW, rebuilt]
+    assert host.sh("readlink %s" % LINK).stdout.strip() == "%s/%s" % (ROOT, rebuilt)
+    assert host.login("command -v go; go version").stdout.split("\n")[:2] == [
+        LINK + "/bin/go", "go version go%s linux/amd64" % NEW]
+    result = provision_check(host, go_version=NEW, **fleet)
+    assert stats(result)["changed"] == 0
