@@ -24,6 +24,7 @@ Any index, however malformed, gives a ReleaseError naming the field: never a tra
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
@@ -47,18 +48,19 @@ class Release:
     """One official release file, complete: every field known, and where each came from.
 
     `sources` maps version, sha256 and size to index, sidecar, checksum (the caller's pin) or
-    record (the layout's record of an install from verified bytes)."""
+    record (the layout's record of an install from verified bytes). `src`: the node-local archive
+    it comes from instead of a URL (url is then None; version None until its tree is read)."""
 
-    __slots__ = ("version", "filename", "url", "sha256", "size", "os", "arch", "stable", "sources")
+    __slots__ = ("version", "filename", "url", "sha256", "size", "os", "arch", "stable", "sources", "src")
 
-    def __init__(self, version, filename, url, sha256, size, goos, goarch, stable, sources):
+    def __init__(self, version, filename, url, sha256, size, goos, goarch, stable, sources, src=None):
         self.version, self.filename, self.url = version, filename, url
         self.sha256, self.size, self.os, self.arch = sha256, size, goos, goarch
-        self.stable, self.sources = stable, sources
+        self.stable, self.sources, self.src = stable, sources, src
 
     @property
     def tag(self):
-        return "go" + self.version
+        return "go" + self.version if self.version else None
 
     @property
     def offline(self):
@@ -231,6 +233,14 @@ def resolve(spec, goos, goarch, fetch, base_url, checksum=None, include_unstable
                 rel.sha256, rel.sources["sha256"] = checksum, "checksum"
             return rel
     return _from_sidecar(spec, goos, goarch, fetch, base_url, use_index)
+
+
+def local(src, sha256, version, goos, goarch, recorded=False):
+    """The Release of a node-local archive `src` with a pinned digest; version: an exact version,
+    or None when only the archive's VERSION will tell (recorded: a layout record names it)."""
+    origin = "record" if recorded else ("checksum" if version else None)
+    return Release(version, os.path.basename(src), None, parse_checksum(sha256), None, goos, goarch,
+                   True, dict(version=origin, sha256="checksum", size=None), src=src)
 
 
 def _offline(version, goos, goarch, base_url, sha256, source, stable):

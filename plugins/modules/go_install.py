@@ -286,35 +286,42 @@ seconds:
   type: float
 """
 
-import json
 import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _download, _layout, _platform, _versions
+from ansible_collections.gofleet.golang.plugins.module_utils import _download, _install, _layout, _platform, _release
+from ansible_collections.gofleet.golang.plugins.module_utils import _versions
+from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
+
+DEFAULT_INSTALL_ROOT = "/opt/go"
+DEFAULT_ACTIVE_LINK = "/usr/local/go"
 
 
-class Installer:
+class GoInstall:
+    """go_install's states over the install path (module_utils/_install): one method per state."""
+
     def __init__(self, module):
         self.module = module
         self.p = module.params
-        self.fetcher = _download.Fetcher(module)
         self.layout = _layout.Layout(self.p["install_root"], self.p["active_link"])
-        self.result = dict(changed=False, active_link=self.layout.active_link, removed_versions=[],
-                           url=None, sha256=None)
+        self.fetcher = _download.Fetcher(module)
         self.host = _platform.detect(run=self._run)
-        self.result["host"] = self.host
+        self.engine = _install.Engine(self.layout, self.host, self._run_env, module.warn)
+        self.result = dict(changed=False, active_link=self.layout.active_link, removed_versions=[], url=None,
+                           sha256=None, host=self.host)
 
     def _run(self, argv):
         return self.module.run_command(argv, environ_update=dict(LANG="C", LC_ALL="C"))
 
-    def fail(self, msg, **kw):
-        self.layout.unlock()
-        self.result.update(kw)
-        self.module.fail_json(msg=msg, **self.result)
+    def _run_env(self, argv, env):
+        return self.module.run_command(argv, environ_update=dict(env, LANG="C", LC_ALL="C"))
 
-    # ---- what to install --------------------------------------------------------------------
+    def _fetch(self, url, max_bytes):
+        return self.fetcher.get_text(url, max_bytes)
+
+    # ---- inputs -----------------------------------------------------------------------------
     def target_platform(self):
         goos, goarch = self.host["goos"], self.host["goarch"]
         if self.p["os"] and self.p["os"] != goos:
@@ -327,8 +334,8 @@ class Installer:
                                  "run natively here" % (arch, goarch, self.host["how"]))
             goarch = arch
         if not goarch:
-            self.fail("cannot tell the Go architecture of this node (uname -m says %r); set arch="
-                      % self.host["kernel_machine"])
+            raise GofleetError("cannot tell the Go architecture of this node (uname -m says %r); set arch="
+                               % self.host["kernel_machine"])
         return goos, goarch
 
     def spec(self):
@@ -337,250 +344,100 @@ class Installer:
                 return _versions.read_version_file(self.p["version_file"],
                                                    newest_patch=self.p["version_file_newest_patch"])
             except (OSError, _versions.VersionError) as e:
-                self.fail("version_file %s: %s" % (self.p["version_file"], e))
-        return self.p["version"]
+                raise GofleetError("version_file %s: %s" % (self.p["version_file"], e)) from None
+        return self.p["version"] or "stable"
 
-    def release(self, spec, goos, goarch, checksum):
-        """Resolve spec -> dict(version, filename, url, sha256, size) from the index or a sidecar."""
-        base = self.p["base_url"].rstrip("/")
-        index_url = _versions.index_url(base)
-        try:
-            text = self.fetcher.get_text(index_url)
-        except _download.DownloadError as e:
-            if self.fetcher.get_status(index_url) != 404:
-                self.fail("cannot read the release index: %s" % e)
-            text = None
-        try:
-            if text is not None:
-                rel = _versions.resolve(spec, json.loads(text), goos, goarch)
-            else:
-                rel = _versions.sidecar_release(spec, goos, goarch, base=base)
-        except (_versions.VersionError, ValueError) as e:
-            self.fail("%s: %s" % (index_url, e) if text is not None else str(e))
-        rel = dict(rel)
-        rel["url"] = _versions.file_url(base, rel["filename"])
-        if checksum:
-            rel["sha256"] = checksum
-        elif not rel.get("sha256"):
-            try:
-                sidecar = self.fetcher.get_text(rel["url"] + ".sha256").split()[0].lower()
-                rel["sha256"] = _download.parse_checksum(sidecar)
-            except (_download.DownloadError, ValueError, IndexError) as e:
-                self.fail("%s has no JSON index and its sidecar gave no digest (%s): give checksum=, "
-                          "nothing is installed unverified" % (base, e))
-        return rel
+    def release(self, goos, goarch):
+        """spec -> Release: the resolver (records first, then a pinned checksum, the index, a sidecar);
+        with src, the archive on the node (its version: the one given, else the record of these bytes)."""
+        checksum = self.p["checksum"]
+        if self.p["src"]:
+            version = _versions.exact_version(self.p["version"]) if self.p["version"] else None
+            digest = _release.parse_checksum(checksum)
+            recorded = version is None and self.layout.version_with_digest(digest)
+            return _release.local(self.p["src"], digest, version or recorded or None, goos, goarch, bool(recorded))
+        return _release.resolve(self.spec(), goos, goarch, self._fetch, self.p["base_url"].rstrip("/"),
+                                checksum=checksum, installed=self.engine.recorded(goos, goarch))
 
-    # ---- present ----------------------------------------------------------------------------
-    def present(self):
-        p = self.p
-        try:
-            checksum = _download.parse_checksum(p["checksum"])
-        except ValueError as e:
-            self.fail(str(e))
+    # ---- states -----------------------------------------------------------------------------
+    def state_present(self):
         goos, goarch = self.target_platform()
         self.result.update(os=goos, arch=goarch)
-        if p["src"]:
-            rel = self._src_release(checksum)
-        else:
-            spec = self.spec()
-            rel = self._installed_release(spec, goos, goarch, checksum) or self.release(spec, goos, goarch, checksum)
-        version = rel.get("version")
-        self.result.update(url=rel.get("url"), sha256=rel["sha256"])
-
+        release = self.release(goos, goarch)
         if not self.module.check_mode:
-            self.layout.lock(p["lock_timeout"])
-        if version is None:  # src without a version: the one installed from these very bytes, if any
-            version = self.layout.version_with_digest(rel["sha256"])
+            self.layout.lock(self.p["lock_timeout"])
+        self.result.update(url=_download.redact_url(release.url) if release.url else None, sha256=release.sha256,
+                           release=dict(release.as_dict(), url=self.result["url"]))
+        self._warn_transport(release)
         before = self.snapshot()
-        problem = self.layout.health(version, goos, goarch, _inspect()) if version else "not installed"
-        if problem and problem != "not installed":
-            self.module.warn("go%s in %s is damaged (%s): reinstalling it" % (version, self.layout.root, problem))
-        need_install = problem is not None
-        need_switch = p["activate"] and (need_install or self.layout.active_tree() != "go%s" % version)
-        if need_switch and self._keeps_rebuild(version, goos, goarch):
-            need_switch = False
+        plan = self.engine.plan(release.version, goos, goarch, self.p["activate"], self.p["keep"])
+        self.result["plan"] = plan.as_dict()
         if self.module.check_mode:
-            self._finish(version, before, would=dict(install=need_install, switch=need_switch, keep=True))
-            return
-        if need_install:
-            version = self.install(rel, goos, goarch)
-        if need_switch:
-            try:
-                self.layout.activate(version)
-            except _layout.LayoutError as e:
-                self.fail(str(e), version=version)
-        if p["keep"]:
-            self.prune(p["keep"])
-        self._finish(version, before, would=dict(install=need_install, switch=need_switch))
-
-    def _keeps_rebuild(self, version, goos, goarch):
-        """A healthy tree rebuilt from this very version by go_toolchain_rebuild is active: it is this
-        version, rebuilt on purpose (build_env, a clean toolchain), so it stays active."""
-        tree = self.layout.active_tree()
-        if not tree or tree == "go" + version or self.layout.active() != version:
-            return False
-        problem = self.layout.health(tree[2:], goos, goarch, _inspect())
-        if problem:
-            self.module.warn("the active %s (rebuilt from go%s) is damaged (%s): switching to go%s"
-                             % (tree, version, problem, version))
-            return False
-        return True
-
-    def _installed_release(self, spec, goos, goarch, checksum):
-        """An exact version already installed from a verified archive, healthy and of this platform,
-        needs no index: its record answers, so a no-op run reads nothing from the network and works
-        offline. Anything else (a line, stable, a differing checksum, damage) resolves as usual."""
-        try:
-            version = _versions.exact_version(spec)
-        except (ValueError, TypeError):
-            return None
-        meta = self.layout.metadata(version) or {}
-        if not meta.get("sha256") or (meta.get("os"), meta.get("arch")) != (goos, goarch):
-            return None
-        if checksum and checksum != meta["sha256"]:
-            return None
-        if self.layout.health(version, goos, goarch, _inspect()) is not None:
-            return None
-        return dict(version=version, filename=meta.get("filename"), url=meta.get("url"), sha256=meta["sha256"])
-
-    def _src_release(self, checksum):
-        src = self.p["src"]
-        if not checksum:
-            self.fail("src=%s needs checksum=: an archive on the node is installed only when its SHA-256 is "
-                      "known" % src)
-        if not os.path.isfile(src):
-            self.fail("src=%s does not exist on the node" % src)
-        version = None
-        if self.p["version"] not in (None, "stable", "latest"):
-            version = _versions.exact_version(self.p["version"])
-        return dict(version=version, filename=os.path.basename(src), url=None, sha256=checksum,
-                    size=os.path.getsize(src), src=src)
-
-    def install(self, rel, goos, goarch):
-        """Download (or take src), verify, stage, check and commit; return the version installed."""
-        layout = self.layout
-        archive = None
-        staged = None
-        try:
-            try:
-                layout.free_space_check(rel.get("size") or 100 << 20)
-                if rel.get("src"):
-                    digest = _download.sha256_of(rel["src"])
-                    if digest != rel["sha256"]:
-                        self.fail("%s: sha256 %s does not match checksum %s; nothing was installed"
-                                  % (rel["src"], digest, rel["sha256"]))
-                    archive = rel["src"]
-                else:
-                    archive = self.fetcher.download(rel["url"], layout.root, rel["sha256"], rel.get("size"),
-                                                    name=rel["filename"])
-                staged = layout.stage(archive)
-            except (_download.DownloadError, _layout.LayoutError) as e:
-                self.fail(str(e))
-            version = self._check_staged(staged, rel, goos, goarch)
-            record = dict(version=version, os=goos, arch=goarch, sha256=rel["sha256"], url=rel.get("url"),
-                          src=rel.get("src"), installed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-            layout.commit(staged, version, record)
-            staged = None
+            return self._finish(plan, before)
+        if plan.install:
+            self.layout.free_space_check(release.size or 100 << 20)
+            archive = self.engine.keep_open(
+                _install.open_src(release.src, self.engine.private_dir()) if release.src
+                else _install.obtain(self.fetcher, release, self.engine.private_dir()))
+            version = self.engine.install(release, archive, goos, goarch)
             self.result["changed"] = True
-            return version
-        finally:
-            if staged:
-                layout.discard(staged)
-            if archive and archive != rel.get("src"):
-                try:
-                    os.unlink(archive)
-                except OSError:
-                    pass
+            if plan.version is None:  # an src archive: now its tree tells the version
+                plan = self.engine.plan(version, goos, goarch, self.p["activate"], self.p["keep"])
+                plan.install = True
+        removed = self.engine.apply(plan)
+        self.result["removed_versions"] = removed
+        self.result["changed"] = self.result["changed"] or plan.changes
+        return self._finish(plan, before)
 
-    def _check_staged(self, goroot, rel, goos, goarch):
-        """The staged tree is the Go it claims to be, for the target platform; return its version."""
-        try:
-            with open(os.path.join(goroot, "VERSION")) as f:
-                found = f.readline().strip()
-        except OSError:
-            self.fail("%s has no go/VERSION: not a Go distribution; nothing was installed" % rel["filename"])
-        found = found[2:] if found.startswith("go") else found
-        if rel.get("version") and found != rel["version"]:
-            self.fail("%s holds Go %s, not %s; nothing was installed" % (rel["filename"], found, rel["version"]))
-        exe = os.path.join(goroot, "bin", "go")
-        inspect = _inspect()
-        try:
-            info = inspect(exe)
-        except Exception as e:  # pylint: disable=broad-exception-caught
-            self.fail("%s: bin/go cannot be read as an executable (%s); nothing was installed" % (rel["filename"], e))
-        if (info.get("goos"), info.get("goarch")) != (goos, goarch):
-            self.fail("%s: bin/go is built for %s/%s, not %s/%s (a mislabeled archive); nothing was installed"
-                      % (rel["filename"], info.get("goos"), info.get("goarch"), goos, goarch))
-        if (goos, goarch) == (self.host["goos"], self.host["goarch"]):
-            rc, out, err = self.module.run_command([exe, "version"], environ_update=dict(
-                GOROOT=goroot, GOTOOLCHAIN="local", LANG="C", LC_ALL="C"))
-            want = "go version go%s %s/%s" % (found, goos, goarch)
-            if rc != 0 or not out.startswith(want):
-                self.fail("%s: the unpacked go does not run here (`go version` said %r, expected %r); nothing "
-                          "was installed" % (rel["filename"], (out or err).strip(), want))
-        return found
-
-    def prune(self, keep):
-        active = self.layout.active()
-        versions = self.layout.installed()
-        keep_set = set(versions[-keep:])
-        if active:
-            keep_set.add(active)
-            if len(keep_set) > keep:
-                # the active one counts: drop the oldest non-active from the kept set
-                for v in versions:
-                    if v in keep_set and v != active and len(keep_set) > keep:
-                        keep_set.discard(v)
-        for v in versions:
-            if v not in keep_set:
-                self.layout.remove(v, with_rebuilds=True)
-                self.result["removed_versions"].append(v)
-                self.result["changed"] = True
-
-    # ---- absent -----------------------------------------------------------------------------
-    def absent(self):
-        try:
-            version = _versions.exact_version(self.p["version"])
-        except ValueError as e:
-            self.fail("state=absent needs an exact version: %s" % e)
+    def state_absent(self):
+        version = _versions.exact_version(self.p["version"])
         if not self.module.check_mode:
             self.layout.lock(self.p["lock_timeout"])
         before = self.snapshot()
         present = version in self.layout.installed() or bool(self.layout.rebuilds(version))
         is_active = self.layout.active() == version
         if present and is_active and not self.p["force"]:
-            self.fail("go%s is the active version (%s points at it): activate another one first, or set "
-                      "force=true to remove it and the link" % (version, self.layout.active_link))
+            raise GofleetError("go%s is the active version (%s points at it): activate another one first, or set "
+                               "force=true to remove it and the link" % (version, self.layout.active_link))
         if present and not self.module.check_mode:
             if is_active:
                 self.layout.deactivate()
             self.layout.remove(version, with_rebuilds=True)
-        if present:
-            self.result["removed_versions"].append(version)
-            self.result["changed"] = True
-        self._finish(version, before, would=dict(remove=present))
+        plan = _install.Plan(version, False, False, [version] if present else [])
+        self.result["removed_versions"] = list(plan.prune)
+        self.result["changed"] = present
+        self.result["plan"] = dict(plan.as_dict(), deactivate=present and is_active)
+        return self._finish(plan, before, removing=True)
+
+    def _warn_transport(self, release):
+        if release.url and release.sources.get("sha256") not in ("record",):
+            text = _download.insecure_transport_warning(release.url, pinned=bool(self.p["checksum"]),
+                                                        validate_certs=self.p["validate_certs"])
+            if text:
+                self.module.warn(text)
 
     # ---- result -----------------------------------------------------------------------------
     def snapshot(self):
         return dict(active=self.layout.active(), active_tree=self.layout.active_tree(),
                     installed=self.layout.installed())
 
-    def _finish(self, version, before, would):
-        after = self.snapshot()
+    def _finish(self, plan, before, removing=False):
         if self.module.check_mode:
-            installed = list(before["installed"])
-            if would.get("install") and version and version not in installed:
-                installed = sorted(installed + [version], key=_versions.version_key)
-            if would.get("remove"):
-                installed = [v for v in installed if v != version]
-            after = dict(active=version if would.get("switch") else before["active"], installed=installed,
-                         active_tree=("go" + version) if would.get("switch") else before["active_tree"])
-            if would.get("remove") and before["active"] == version:
+            installed = set(before["installed"])
+            if plan.install and plan.version:
+                installed.add(plan.version)
+            installed -= set(plan.prune)
+            after = dict(installed=sorted(installed, key=_versions.version_key),
+                         active=plan.version if plan.switch else before["active"],
+                         active_tree=("go" + plan.version) if plan.switch else before["active_tree"])
+            if removing and before["active"] == plan.version and plan.prune:
                 after.update(active=None, active_tree=None)
-            self.result["changed"] = bool(would.get("install") or would.get("switch") or would.get("remove"))
-        elif would.get("switch"):
-            self.result["changed"] = True
-        self.layout.unlock()
+            self.result["changed"] = plan.changes
+            if not removing:
+                self.result["removed_versions"] = list(plan.prune)
+        else:
+            after = self.snapshot()
+        version = plan.version
         self.result.update(
             version=version,
             goroot=self._goroot(version, after),
@@ -588,7 +445,6 @@ class Installer:
             active_goroot=os.path.join(self.layout.root, after["active_tree"]) if after["active_tree"] else None,
             previous_version=before["active"],
             installed_versions=after["installed"],
-            bytes_downloaded=self.fetcher.bytes_downloaded,
         )
         if self.module._diff:
             self.result["diff"] = dict(before=_diff_text(before), after=_diff_text(after))
@@ -608,24 +464,19 @@ def _diff_text(snap):
         ", ".join("go" + v for v in snap["installed"]) or "none")
 
 
-def _inspect():
-    from ansible_collections.gofleet.golang.plugins.module_utils._binary import inspect
-    return inspect
-
-
 def main():
     argument_spec = dict(
-        version=dict(type="str", default="stable"),
+        version=dict(type="str"),
         version_file=dict(type="path"),
         version_file_newest_patch=dict(type="bool", default=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        base_url=dict(type="str", default="https://go.dev"),
+        base_url=dict(type="str", default=_versions.DEFAULT_BASE_URL),
         checksum=dict(type="str"),
         src=dict(type="path"),
         os=dict(type="str"),
         arch=dict(type="str"),
-        install_root=dict(type="path", default="/opt/go"),
-        active_link=dict(type="path", default="/usr/local/go"),
+        install_root=dict(type="path", default=DEFAULT_INSTALL_ROOT),
+        active_link=dict(type="path", default=DEFAULT_ACTIVE_LINK),
         activate=dict(type="bool", default=True),
         keep=dict(type="int", default=0),
         force=dict(type="bool", default=False),
@@ -636,18 +487,32 @@ def main():
         argument_spec=argument_spec,
         mutually_exclusive=[("version_file", "src")],
         required_by={"src": "checksum"},
+        required_if=[("state", "absent", ("version",))],
         supports_check_mode=True,
     )
     started = time.time()
     if module.params["keep"] < 0:
         module.fail_json(msg="keep=%d: expected 0 (keep all) or a positive count" % module.params["keep"])
-    installer = Installer(module)
-    if module.params["state"] == "absent":
-        installer.absent()
-    else:
-        installer.present()
-    installer.result["seconds"] = round(time.time() - started, 3)
-    module.exit_json(**installer.result)
+    error = None
+    installer = None
+    try:
+        installer = GoInstall(module)
+        if module.params["state"] == "absent":
+            installer.state_absent()
+        else:
+            installer.state_present()
+    except GofleetError as e:
+        error = e
+    finally:
+        if installer is not None:
+            installer.engine.close()
+    result = installer.result if installer is not None else {}
+    result["seconds"] = round(time.time() - started, 3)
+    result["bytes_downloaded"] = installer.fetcher.bytes_downloaded if installer is not None else 0
+    if error is not None:
+        result.update(error.result)
+        module.fail_json(msg=str(error), **result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

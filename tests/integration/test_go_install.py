@@ -147,7 +147,9 @@ def active_old(installed_old, where):
     `installed_old` made of hard links (go_install renames and removes, it never rewrites a file of
     an installed tree), its active link pointing into the copy."""
     linked_copy(installed_old["install_root"], where["install_root"])
-    replace_file(os.path.join(where["install_root"], ".lock"), "")  # a lock of its own (flock is per file)
+    lock = os.path.join(where["install_root"], _layout.META, _layout.LOCK)
+    replace_file(lock, "")  # a lock of its own (flock is per file)
+    os.chmod(lock, 0o600)
     os.makedirs(os.path.dirname(where["active_link"]))
     os.symlink(os.path.join(where["install_root"], "go" + OLD), where["active_link"])
     return go_version(where["active_link"])
@@ -156,7 +158,7 @@ def active_old(installed_old, where):
 def _intact(where, before):
     assert go_version(where["active_link"]) == before
     assert leftovers(where) == []
-    assert sorted(os.listdir(where["install_root"])) == [".gofleet", ".lock", "go" + OLD]
+    assert sorted(os.listdir(where["install_root"])) == [".gofleet", "go" + OLD]
 
 
 def test_digest_mismatch_names_both_and_changes_nothing(go_mirror, where, active_old):
@@ -421,5 +423,6 @@ def test_a_tree_rebuilt_from_the_version_stays_active(go_mirror, where):
     r = install(go_mirror, where, version=OLD, keep=1)
     assert r["changed"] and r["removed_versions"] == [NEW] and not os.path.exists(rebuilt)
     assert sorted(n for n in os.listdir(where["install_root"]) if not n.startswith(".")) == ["go" + OLD]
-    assert sorted(os.listdir(os.path.join(where["install_root"], ".gofleet"))) == ["go%s.json" % OLD]
+    assert sorted(os.listdir(os.path.join(where["install_root"], ".gofleet"))) == [
+        "go%s.json" % OLD, "go%s.manifest.json" % OLD, _layout.LOCK]
     assert leftovers(where) == []
