@@ -72,6 +72,9 @@ VERSION_DIR = re.compile(r"^go%s$" % _VERSION)
 # A tree rebuilt from source by go_toolchain_rebuild: go<version>-rebuilt.<UTC time>[-<n>]
 REBUILT_SUFFIX = "-rebuilt."
 REBUILT_DIR = re.compile(r"^go(?P<version>%s)-rebuilt\.\d{8}T\d{6}Z(-\d+)?$" % _VERSION)
+# The defaults every module and role uses (documented once in plugins/doc_fragments/layout.py).
+DEFAULT_INSTALL_ROOT = "/opt/go"
+DEFAULT_ACTIVE_LINK = "/usr/local/go"
 META = ".gofleet"
 LOCK = "lock"
 OLD_LOCK = ".lock"  # gofleet 0.1.0's lock, <root>/.lock (0644: any user could hold it)

@@ -29,6 +29,9 @@ author:
   - gofleet developers (@gofleet)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - gofleet.golang.layout
+  - gofleet.golang.layout.base_url
+  - gofleet.golang.download
 requirements:
   - Python 3.8 or newer on the managed node (standard library only).
 attributes:
@@ -47,10 +50,13 @@ options:
         release, V(1.27rc1)), a minor line meaning its newest stable patch (V(1.27) or V(1.27.x)),
         V(stable) (alias V(latest)), V(oldstable), or a constraint (V(>=1.26,<1.27.3)) meaning the newest
         stable release matching it.
-      - With O(state=absent), an exact version.
-      - With O(src), optional; when given it must match the archive's C(VERSION).
+      - Default V(stable). With O(state=absent), required and exact.
+      - With O(src), optional and exact; when given it must match the archive's C(VERSION). Without it the
+        version is the one recorded for these very bytes, else the archive's C(VERSION).
+      - An exact version with O(checksum) needs no request at all (the digest is yours), which is how fleet
+        mode and air-gapped hosts use it. An exact version already installed from verified bytes answers from its
+        record, also without a request.
     type: str
-    default: stable
   version_file:
     description:
       - Path on the node of a C(go.mod), C(go.work), C(.go-version) or C(.tool-versions) file to take the
@@ -69,22 +75,20 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  base_url:
-    description:
-      - Where the releases are published, in go.dev's URL shapes (C(<base_url>/dl/?mode=json&include=all)
-        and C(<base_url>/dl/<file>)). A mirror without the JSON index is used through C(.sha256) sidecars,
-        which resolves exact versions only.
-    type: str
-    default: https://go.dev
   checksum:
     description:
       - SHA-256 of the archive (V(sha256:<hex>) or V(<hex>)). Always wins over the published digest.
-      - Required with O(src).
+      - Required with O(src). Without it, over plain C(http://), a warning says that the network path could
+        serve another archive with a matching digest.
     type: str
   src:
     description:
       - Path on the node of an official C(.tar.gz) archive to install instead of downloading (air-gapped
         hosts, fleet mode). Verified against O(checksum).
+      - Opened once, without following a symbolic link. Unless it is a regular file owned by the running
+        user, not writable by group or others and with one link, its bytes are first copied into a root-only
+        folder of O(install_root) and that copy is verified and unpacked, so nobody can change them between
+        the check and the extraction.
     type: path
   os:
     description:
@@ -96,17 +100,6 @@ options:
         real architecture (on a Mac, the hardware's even under Rosetta; on a 32-bit userland, the 32-bit
         one). A value that disagrees is warned about.
     type: str
-  install_root:
-    description:
-      - Folder holding one folder per version (C(<install_root>/go1.27.3)).
-    type: path
-    default: /opt/go
-  active_link:
-    description:
-      - Symbolic link pointed at the active version. An existing directory at this path is refused,
-        never replaced.
-    type: path
-    default: /usr/local/go
   activate:
     description:
       - Point O(active_link) at the installed version.
@@ -114,8 +107,10 @@ options:
     default: true
   keep:
     description:
-      - After installing, keep at most this many versions (the active one always counts and stays);
-        older ones are removed, with their rebuilt trees. V(0) keeps all.
+      - After installing, keep at most this many versions; older ones are removed, with their rebuilt trees.
+        V(0) keeps all.
+      - The version this run asks for and the active one always stay (so V(1) with O(activate=false) keeps
+        two). Refused on a network file system, where other hosts may use the versions.
     type: int
     default: 0
   force:
@@ -128,45 +123,6 @@ options:
       - Seconds to wait for another run holding the O(install_root) lock.
     type: int
     default: 900
-  timeout:
-    description:
-      - Seconds without data before a request is abandoned (and retried).
-    type: int
-    default: 60
-  retries:
-    description:
-      - How many times a failed download (5xx, timeout, truncated body, connection error) is retried,
-        with exponential backoff.
-    type: int
-    default: 3
-  validate_certs:
-    description: Validate TLS certificates.
-    type: bool
-    default: true
-  use_proxy:
-    description: Use the proxy from the environment (C(https_proxy), C(no_proxy)).
-    type: bool
-    default: true
-  url_username:
-    description: User name for HTTP basic authentication to the mirror.
-    type: str
-  url_password:
-    description: Password for HTTP basic authentication to the mirror.
-    type: str
-  force_basic_auth:
-    description: Send basic authentication credentials with the first request.
-    type: bool
-    default: false
-  client_cert:
-    description: PEM client certificate for TLS client authentication.
-    type: path
-  client_key:
-    description: PEM private key for O(client_cert).
-    type: path
-  use_gssapi:
-    description: Use GSSAPI (Kerberos) authentication.
-    type: bool
-    default: false
 notes:
   - The node needs no Go and no Python library beyond the standard library.
   - Fleet mode (download once on the controller, push to nodes) is built on O(src) and O(checksum).
@@ -258,7 +214,7 @@ host:
   type: dict
   sample: {"goos": "linux", "goarch": "arm64", "kernel_machine": "aarch64", "userland_bits": 64, "translated": false}
 url:
-  description: Where the archive was (or would be) downloaded from; null with O(src) or when nothing was needed.
+  description: Where the archive was (or would be) downloaded from, credentials redacted; null with O(src).
   returned: state=present
   type: str
   sample: https://go.dev/dl/go1.27.3.linux-arm64.tar.gz
@@ -266,13 +222,39 @@ sha256:
   description: The verified SHA-256 of the archive.
   returned: state=present
   type: str
+plan:
+  description:
+    - What the run does (or in check mode would do) on this host. Fleet mode asks for it in check mode with an
+      exact O(version) and O(checksum), which touches no network, and pushes the archive only when RV(plan.install).
+  returned: always
+  type: dict
+  contains:
+    install:
+      description: The version is not installed healthy and its archive is installed.
+      type: bool
+    switch:
+      description: The active link is switched to the version.
+      type: bool
+    prune:
+      description: Versions O(keep) removes (with O(state=absent), the version removed).
+      type: list
+      elements: str
+  sample: {"install": false, "switch": true, "prune": ["1.26.6"]}
+release:
+  description:
+    - The release the run decided, with where each field came from (V(index), V(sidecar), V(checksum), V(record)).
+      The same value the M(gofleet.golang.go_release) lookup returns.
+  returned: state=present
+  type: dict
+  sample: {"version": "1.27.3", "filename": "go1.27.3.linux-amd64.tar.gz", "sha256": "59522b...", "size": 68268484,
+           "sources": {"version": "index", "sha256": "index", "size": "index"}}
 installed_versions:
   description: Versions under O(install_root) after the run, oldest first.
   returned: always
   type: list
   elements: str
 removed_versions:
-  description: Versions removed by this run (O(state=absent) or O(keep)).
+  description: Versions removed by this run (O(state=absent) or O(keep)); in check mode, the ones it would remove.
   returned: always
   type: list
   elements: str
@@ -294,9 +276,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gofleet.golang.plugins.module_utils import _download, _install, _layout, _platform, _release
 from ansible_collections.gofleet.golang.plugins.module_utils import _versions
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
-
-DEFAULT_INSTALL_ROOT = "/opt/go"
-DEFAULT_ACTIVE_LINK = "/usr/local/go"
 
 
 class GoInstall:
@@ -475,8 +454,8 @@ def main():
         src=dict(type="path"),
         os=dict(type="str"),
         arch=dict(type="str"),
-        install_root=dict(type="path", default=DEFAULT_INSTALL_ROOT),
-        active_link=dict(type="path", default=DEFAULT_ACTIVE_LINK),
+        install_root=dict(type="path", default=_layout.DEFAULT_INSTALL_ROOT),
+        active_link=dict(type="path", default=_layout.DEFAULT_ACTIVE_LINK),
         activate=dict(type="bool", default=True),
         keep=dict(type="int", default=0),
         force=dict(type="bool", default=False),
