@@ -9,6 +9,7 @@ import http.client
 import json
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -73,3 +74,112 @@ def test_unknown_fault_is_refused(go_mirror):
     with pytest.raises(urllib.error.HTTPError) as err:
         go_mirror.fault("no_such_fault")
     assert err.value.code == 400
+
+
+# ---- the hostile faults, on a server process with the TLS and the other listener ----------------
+@pytest.fixture(scope="module")
+def hostile(mirror_tree, tmp_path_factory):
+    from testbed import server  # pylint: disable=import-outside-toplevel
+    with server.start(mirror_tree, str(tmp_path_factory.mktemp("faults"))) as s:
+        yield s
+
+
+@pytest.fixture
+def bed(hostile):
+    hostile.reset()
+    yield hostile
+    hostile.reset()
+
+
+def _raw(base, path, timeout=10, context=None, headers=None):
+    """(status, headers, body) of a GET, no redirect followed, body read to the end."""
+    import ssl  # pylint: disable=import-outside-toplevel
+    u = urllib.parse.urlsplit(base)
+    if u.scheme == "https":
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout,
+                                           context=context or ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    conn.request("GET", path, headers=headers or {})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, r.headers, body
+
+
+SIDECAR = "/go/" + NAME + ".sha256"
+
+
+def test_oversize_sends_more_than_the_file_without_a_length(bed):
+    bed.fault("oversize", bytes=1000)
+    status, headers, body = _raw(bed.url, SIDECAR)
+    assert status == 200 and headers["Content-Length"] is None and len(body) == 64 + 1000
+
+
+def test_drip_sends_the_body_one_byte_at_a_time(bed):
+    import time  # pylint: disable=import-outside-toplevel
+    bed.fault("drip", seconds=0.02)
+    t0 = time.monotonic()
+    assert len(_raw(bed.url, SIDECAR)[2]) == 64 and time.monotonic() - t0 > 64 * 0.02
+
+
+def test_drip_headers_slows_the_status_line_and_headers(bed):
+    import time  # pylint: disable=import-outside-toplevel
+    bed.fault("drip_headers", seconds=0.01, count=1)
+    t0 = time.monotonic()
+    status, dummy, body = _raw(bed.url, SIDECAR)
+    assert status == 200 and len(body) == 64 and time.monotonic() - t0 > 0.5
+
+
+def test_bad_length_announces_no_number(bed):
+    bed.fault("bad_length")
+    status, headers, body = _raw(bed.url, SIDECAR)
+    assert headers["Content-Length"] == "not-a-number" and len(body) == 64
+
+
+def test_gzip_encodes_index_and_files_and_gzip_label_only_labels(bed):
+    import gzip  # pylint: disable=import-outside-toplevel
+    with open(bed.tree + "/" + NAME + ".sha256", "rb") as f:
+        plain = f.read()
+    bed.fault("gzip")
+    status, headers, body = _raw(bed.url, SIDECAR)
+    assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == plain
+    status, headers, body = _raw(bed.url, "/dl/?mode=json&include=all")
+    assert headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(body)) == bed_index(bed)
+    bed.reset()
+    bed.fault("gzip_label")
+    status, headers, body = _raw(bed.url, SIDECAR)
+    assert headers["Content-Encoding"] == "gzip" and body == plain
+
+
+def bed_index(bed):
+    with open(bed.tree + "/index-all.json") as f:
+        return json.load(f)
+
+
+def test_tls_listener_is_trusted_with_the_test_ca_only(bed):
+    import ssl  # pylint: disable=import-outside-toplevel
+    assert _raw(bed.tls_url, SIDECAR, context=ssl.create_default_context(cafile=bed.ca))[0] == 200
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _raw(bed.tls_url, SIDECAR, context=ssl.create_default_context())
+
+
+def test_https_to_http_and_redirect_other(bed):
+    import ssl  # pylint: disable=import-outside-toplevel
+    bed.fault("https_to_http")
+    status, headers, dummy = _raw(bed.tls_url, "/dl/" + NAME, context=ssl.create_default_context(cafile=bed.ca))
+    assert status == 302 and headers["Location"] == bed.url + "/go/" + NAME
+    bed.fault("redirect_other")
+    status, headers, dummy = _raw(bed.url, "/dl/" + NAME)
+    assert status == 302 and headers["Location"] == bed.other_url + "/go/" + NAME
+    assert _raw(bed.other_url, "/go/" + NAME + ".sha256")[0] == 200
+    assert [e["listener"] for e in bed.log()] == ["tls", "plain", "other"]
+
+
+def test_auth_required_challenges_the_origin_and_the_log_records_authorization(bed):
+    bed.fault("auth_required")
+    status, headers, dummy = _raw(bed.url, SIDECAR)
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+    assert _raw(bed.url, SIDECAR, headers={"Authorization": "Basic eDp5"})[0] == 200
+    assert _raw(bed.other_url, SIDECAR)[0] == 200  # the other origin asks for nothing
+    assert [(e["status"], e["authorization"]) for e in bed.log()] == [(401, None), (200, "Basic eDp5"), (200, None)]
