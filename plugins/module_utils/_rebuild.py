@@ -355,8 +355,8 @@ def _entry_problem(path, st, above):
         return None
     if above and stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
         return None
-    return "%s is writable by %s (mode %04o)" % (path, "others" if st.st_mode & 0o002 else "its group",
-                                                   st.st_mode & 0o7777)
+    who = "others" if st.st_mode & 0o002 else "its group"
+    return "%s is writable by %s (mode %04o)" % (path, who, st.st_mode & 0o7777)
 
 
 def _ancestors_problem(real):
@@ -727,6 +727,9 @@ class Rebuilder:
         except (_layout.LayoutError, OSError) as e:
             raise RebuildError(str(e))
         staging = None
+        # what make.bash writes is readable by all and writable by root only, whatever root's umask: a
+        # tree others could write would be refused (untrusted) the moment it is used
+        umask = os.umask(0o022)
         try:
             staging = tempfile.mkdtemp(prefix=".stage-", dir=layout.root)
             staged = os.path.join(staging, "go")
@@ -778,6 +781,7 @@ class Rebuilder:
             record["seconds"]["total"] = round(time.time() - started, 3)
             return {"goroot": target, "seconds": record["seconds"], "log": kept_log, "log_tail": _tail(kept_log)}
         finally:
+            os.umask(umask)
             if staging:
                 shutil.rmtree(staging, ignore_errors=True)
             layout.unlock()

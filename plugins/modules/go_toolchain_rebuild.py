@@ -45,7 +45,7 @@ description:
   - Only Go trees owned by root (or the user the module runs as) and writable by nobody else, in folders
     likewise, are ever run - the bootstrap, the tree to rebuild, the toolchain that rebuilds tools. Trees
     another user can change (in Homebrew, C(~/sdk), a home on C(PATH)) are not run, not even their
-    C(go version); they are listed in RV(goroot.bootstrap_skipped).
+    C(go version); they are listed in C(bootstrap_skipped) of RV(goroot).
   - Programs built from a local checkout (version "(devel)") or without module information are reported
     as C(not_rebuildable); a program whose module needs a newer Go than the toolchain is reported as
     C(needs_newer_go) - neither fails the task, and no other toolchain is fetched.

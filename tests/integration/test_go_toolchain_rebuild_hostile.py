@@ -84,8 +84,8 @@ def fake_tree(path, version, marker_dir, owner=None):
     return path
 
 
-def test_a_go_tree_another_user_can_change_is_never_run_nor_used_as_bootstrap(home, tmp_path, second_user,
-                                                                                 monkeypatch):
+def test_a_go_tree_another_user_can_change_is_never_run_nor_used_as_bootstrap(
+        home, tmp_path, second_user, monkeypatch):
     root, link = layout_with(home, (NEW, official(NEW)))
     marks = marker_folder(tmp_path)
     user = second_user
@@ -188,8 +188,8 @@ def test_recorded_flags_that_run_programs_are_not_replayed_and_are_reported(home
     build("gfte", "example.com/gftool/cmd/gfhello@v1.0.0", "-tags=" + pad, CGO_ENABLED="0")
     forge_setting(os.path.join(gobin, "gfte"), b"build\t-tags=" + pad.encode(),
                   b"build\t-toolexec=" + scripts["toolexec"].encode())
-    assert "-toolexec=%s" % scripts["toolexec"] in go_version_m(os.path.join(go127, "bin", "go"),
-                                                               os.path.join(gobin, "gfte"))
+    shown = go_version_m(os.path.join(go127, "bin", "go"), os.path.join(gobin, "gfte"))
+    assert "-toolexec=%s" % scripts["toolexec"] in shown
     assert sorted(set(m.split()[1] for m in markers(marks))) == ["fplugin", "ld"]  # they do run when used
     os.unlink(os.path.join(marks, "ran"))
     chown_tree(os.path.join(user.home, "go"), user)
