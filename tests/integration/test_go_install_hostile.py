@@ -179,3 +179,18 @@ def test_no_version_spec_ever_gives_a_traceback(tmp_path_factory, version, keep,
     assert r.get("failed") or "version" in r, r
     if r.get("failed"):
         assert r["msg"] and "Traceback" not in r["msg"]
+
+
+def test_a_version_file_linked_to_a_secret_shows_nothing_of_it(go_mirror, where, second_user, tmp_path):
+    """Another user's project checkout: its .go-version is a link to a root-only file, or a FIFO."""
+    secret = tmp_path / "secret"
+    secret.write_text("root-only-secret-line\n")
+    os.chmod(secret, 0o600)
+    project = os.path.join(second_user.home, "project")
+    second_user.run("mkdir %s && ln -s %s %s/.go-version && mkfifo %s/go.mod" % (project, secret, project, project))
+    r = ansible_module.call(go_install.main, dict(base_url=go_mirror.url, version_file=project + "/.go-version", **where))
+    assert r.get("failed") and "symbolic link" in r["msg"] and "root-only-secret-line" not in str(r), r
+    started = time.time()
+    r = ansible_module.call(go_install.main, dict(base_url=go_mirror.url, version_file=project + "/go.mod", **where))
+    assert r.get("failed") and "not a regular file" in r["msg"] and time.time() - started < 30, r
+    assert not os.path.exists(where["install_root"])
