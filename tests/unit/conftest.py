@@ -32,3 +32,17 @@ def under_ansible_test() -> bool:
 
 if under_ansible_test() and REPO == os.path.join(ROOT, "ansible_collections", "gofleet", "golang"):
     os.environ["ANSIBLE_COLLECTIONS_PATH"] = ROOT
+
+
+def pytest_configure(config):
+    """Under ansible-test: each test in the same process, as under plain pytest.
+
+    ansible-test runs every test in a fork of its own (its ansible_forked plugin). A fork sets up
+    session and module fixtures again and never tears them down: each test that uses the mirror
+    would start a server of its own and leave it running, and the module fixtures that build real
+    Go programs would build them again for every test. The unit tests here keep no state between
+    tests that a fork would have to contain (modules run through testbed.ansible_module, which
+    turns exit_json/fail_json into exceptions), so they run in-process, and pytest-xdist still
+    spreads them over the cores."""
+    if under_ansible_test() and config.pluginmanager.has_plugin("ansible_forked"):
+        config.pluginmanager.unregister(name="ansible_forked")
