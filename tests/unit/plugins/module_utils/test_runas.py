@@ -22,10 +22,15 @@ from ansible_collections.gofleet.golang.plugins.module_utils import _runas
 
 from testbed.config import collections_root
 
-PY38 = sorted(p for p in (os.path.expanduser("~/.pyenv/versions/%s/bin/python" % v)
-                          for v in (os.listdir(os.path.expanduser("~/.pyenv/versions"))
-                                    if os.path.isdir(os.path.expanduser("~/.pyenv/versions")) else [])
-                          if v.startswith("3.8.")) if os.path.exists(p))
+def _pyenv(prefix):
+    """The newest of pyenv's Pythons whose version starts with `prefix` ('3.8.'), else None."""
+    top = os.path.expanduser("~/.pyenv/versions")
+    found = sorted(v for v in (os.listdir(top) if os.path.isdir(top) else []) if v.startswith(prefix)
+                   and os.path.exists(os.path.join(top, v, "bin", "python")))
+    return os.path.join(top, found[-1], "bin", "python") if found else None
+
+
+PY38, PY313 = _pyenv("3.8."), _pyenv("3.13.")
 ENV = {"PATH": "/usr/bin:/bin"}
 ROOT_GROUPS = [0, 4, 27]  # root's supplementary groups in the drop tests (adm, sudo on Debian)
 
@@ -123,10 +128,14 @@ def test_the_python_3_8_path_setgroups_setgid_setuid(second_user, tmp_path):
     _assert_dropped(res, second_user)
 
 
-@pytest.mark.skipif(not PY38, reason="pyenv's Python 3.8 is not installed")
-def test_on_a_real_python_3_8(second_user, tmp_path):
-    res = _drop_in(PY38[-1], second_user, tmp_path)
-    assert res["py"] == [3, 8] and res["preexec"] is True
+@pytest.mark.parametrize("python,version", [(PY38, [3, 8]), (PY313, [3, 13])], ids=["python-3.8", "python-3.13"])
+def test_on_the_oldest_and_newest_python(second_user, tmp_path, python, version):
+    """Module code runs on 3.8 to 3.13 (decisions.md): 3.8 drops through preexec_fn, 3.13 through
+    user=/group=/extra_groups=."""
+    if not python:
+        pytest.skip("pyenv's Python %d.%d is not installed" % tuple(version))
+    res = _drop_in(python, second_user, tmp_path)
+    assert res["py"] == version and res["preexec"] is (version < [3, 9])
     _assert_dropped(res, second_user)
 
 
@@ -146,7 +155,7 @@ def test_reading_as_another_user_on_a_real_python_3_8(second_user, tmp_path):
             "    except _runas.ReadError as e:\n"
             "        out.append(e.reason)\n"
             "print(json.dumps([sys.version_info[:2], out]))\n" % (second_user.name, open_file, str(secret)))
-    done = subprocess.run([PY38[-1], "-c", code], env={"PYTHONPATH": collections_root(), "PATH": "/usr/bin:/bin"},
+    done = subprocess.run([PY38, "-c", code], env={"PYTHONPATH": collections_root(), "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [[3, 8], ["GOARCH=arm64\n", "unreadable", "not_regular"]]
