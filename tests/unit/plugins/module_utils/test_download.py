@@ -223,13 +223,17 @@ def test_call_with_deadline_returns_raises_and_cuts_off():
     assert seen == [True]  # the helper thread was told to stop
 
 
-# ---- Python 3.8 on managed nodes ------------------------------------------------------------------
-PY38 = os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python")
+# ---- the oldest and the newest Python of managed nodes ------------------------------------------------------------------
+NODE_PYTHONS = {"3.8": os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python"),
+                "3.13": os.path.expanduser("~/.pyenv/versions/3.13.0/bin/python")}
 
 
-@pytest.mark.skipif(not os.path.exists(PY38), reason="pyenv's Python 3.8.18 is not installed")
-def test_policy_and_download_run_on_python38(go_mirror, tmp_path):
+@pytest.mark.parametrize("version", sorted(NODE_PYTHONS))
+def test_policy_and_download_run_on_node_pythons(go_mirror, tmp_path, version):
     """Standard library only (-S), ansible's module_utils as AnsiballZ brings them."""
+    python = NODE_PYTHONS[version]
+    if not os.path.exists(python):
+        pytest.skip("pyenv's Python %s is not installed" % version)
     import ansible  # pylint: disable=import-outside-toplevel
     shim = tmp_path / "payload"
     shim.mkdir()
@@ -245,8 +249,9 @@ def test_policy_and_download_run_on_python38(go_mirror, tmp_path):
         "print(D.sha256_of(p) == sys.argv[3])\n"
         "print(sys.version_info[:2])\n"
     )
-    done = subprocess.run([PY38, "-S", "-c", code, go_mirror.url + "/dl/" + NAME, str(tmp_path), fl["sha256"],
+    done = subprocess.run([python, "-S", "-c", code, go_mirror.url + "/dl/" + NAME, str(tmp_path), fl["sha256"],
                            str(fl["size"])], capture_output=True, text=True, check=False, timeout=120,
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join([config.collections_root(), str(shim)])))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:4] == ["https://***@h/x?token=***", "True", "True", "(3, 8)"]
+    assert done.stdout.split("\n")[:4] == ["https://***@h/x?token=***", "True", "True",
+                                            str(tuple(int(n) for n in version.split(".")))]
