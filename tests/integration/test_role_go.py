@@ -63,11 +63,11 @@ class Host:
     def rebuild(self, version):
         """Commit a copy of go<version> as the tree go_toolchain_rebuild would make from it
         (go<version>-rebuilt.<time>) through the layout's own calls, and make it active - what
-        _rebuild does after make.bash, without the 6 minutes of make.bash; return its name."""
+        _rebuild does after make.bash, without the 6 minutes of make.bash; return its folder's name."""
         lib = "/tmp/gofleet-lib/ansible_collections/gofleet/golang/plugins"
         self.sh("rm -rf /tmp/gofleet-lib && mkdir -p %s" % lib)
         images.podman("cp", os.path.join(config.REPO, "plugins", "module_utils"), "%s:%s/" % (self.name, lib))
-        return self.sh("python3 -c %s %s" % (_q(REBUILD), version)).stdout.strip()
+        return "go" + self.sh("python3 -c %s %s" % (_q(REBUILD), version)).stdout.strip().splitlines()[-1]
 
     def play(self, body=None, playbook=None, check=False, diff=False, **extra):
         """Run `body` (tasks of one play, YAML) or a playbook; return (rc, output, json result)."""
@@ -355,7 +355,8 @@ def test_fleet_mode_after_a_rebuild_with_keep(host):
         assert (plan["install"], plan["switch"], list(plan["prune"])) == (False, False, []), plan
         assert task(result, "Copy the verified archive to the host").get("skipped")
         assert task(result, "Switch or prune without the archive (the version is installed)").get("skipped")
-    assert host.sh("ls %s" % ROOT).stdout.split() == ["go" + OLD, "go" + NEW, rebuilt]
+    listed = host.sh("ls %s" % ROOT).stdout.split()
+    assert listed == ["go" + OLD, "go" + NEW, rebuilt], (listed, rebuilt)
     assert host.sh("readlink %s" % LINK).stdout.strip() == "%s/%s" % (ROOT, rebuilt)
     assert host.login("command -v go; go version").stdout.split("\n")[:2] == [
         LINK + "/bin/go", "go version go%s linux/amd64" % NEW]
