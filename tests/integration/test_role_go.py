@@ -138,7 +138,8 @@ def messages(result):
 def host(mirror_server, tmp_path_factory):
     images.ensure_image(IMAGE)
     with hosts.running([IMAGE], prefix="gofleet-role") as running:
-        yield Host(next(iter(running)), str(tmp_path_factory.mktemp("role-go")), mirror_server.url)
+        (name,) = running
+        yield Host(name, str(tmp_path_factory.mktemp("role-go")), mirror_server.url)
 
 
 # ---- item 11: inputs that end up in shell code and go.env -------------------------------------
