@@ -22,6 +22,7 @@ from ansible_collections.gofleet.golang.plugins.module_utils import _runas
 
 from testbed.config import collections_root
 
+
 def _pyenv(prefix):
     """The newest of pyenv's Pythons whose version starts with `prefix` ('3.8.'), else None."""
     top = os.path.expanduser("~/.pyenv/versions")
