@@ -253,5 +253,5 @@ def test_policy_and_download_run_on_node_pythons(go_mirror, tmp_path, version):
                            str(fl["size"])], capture_output=True, text=True, check=False, timeout=120,
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join([config.collections_root(), str(shim)])))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:4] == ["https://***@h/x?token=***", "True", "True",
-                                            str(tuple(int(n) for n in version.split(".")))]
+    expected = str(tuple(int(n) for n in version.split(".")))
+    assert done.stdout.split("\n")[:4] == ["https://***@h/x?token=***", "True", "True", expected]
