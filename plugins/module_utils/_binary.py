@@ -127,18 +127,20 @@ def inspect(path, detail=False):
     Raises BinaryError when the file is not an ELF, Mach-O or PE executable, is truncated, or
     cannot be read.
     """
+    # One descriptor, opened without blocking (a FIFO swapped in after a stat would hang an open),
+    # checked with fstat and read: what is judged is what was opened (links are followed: a go on
+    # PATH is often one).
     try:
-        mode = os.stat(path).st_mode
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise BinaryError("cannot read %s: %s" % (path, e.strerror or e))
-    if stat.S_ISDIR(mode):
-        raise BinaryError("%s is a directory" % path)
-    if not stat.S_ISREG(mode):  # a FIFO or device would block or never end: never open one
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # a FIFO or device would block or never end: never read one
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise BinaryError("%s is a directory" % path)
         raise BinaryError("%s is not a regular file (%s)" % (path, _KINDS.get(stat.S_IFMT(mode), "special file")))
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise BinaryError("cannot read %s: %s" % (path, e.strerror or e))
+    f = os.fdopen(fd, "rb")
     with f:
         try:
             size = os.fstat(f.fileno()).st_size

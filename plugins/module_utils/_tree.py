@@ -130,14 +130,6 @@ def judge(goroot, goos, goarch, record=None, manifest=None, full=False, version=
     if not stat.S_ISREG(exe_st.st_mode):
         state.problem = "bin/go is not a regular file"
         return state
-    tools = os.path.join("pkg", "tool", "%s_%s" % (goos, goarch))
-    try:
-        tools_ok = stat.S_ISDIR(os.lstat(os.path.join(goroot, tools)).st_mode)
-    except OSError:
-        tools_ok = False
-    if not tools_ok:
-        state.problem = "%s missing" % tools
-        return state
     if manifest is not None:
         state.problem = check_manifest(goroot, manifest, full=full)
         if state.problem:
@@ -149,6 +141,14 @@ def judge(goroot, goos, goarch, record=None, manifest=None, full=False, version=
         return state
     if (state.info.get("goos"), state.info.get("goarch")) != (goos, goarch):
         state.problem = "bin/go is %s/%s, not %s/%s" % (state.info.get("goos"), state.info.get("goarch"), goos, goarch)
+        return state
+    tools = os.path.join("pkg", "tool", "%s_%s" % (goos, goarch))
+    try:
+        tools_ok = stat.S_ISDIR(os.lstat(os.path.join(goroot, tools)).st_mode)
+    except OSError:
+        tools_ok = False
+    if not tools_ok:
+        state.problem = "%s missing" % tools
     return state
 
 

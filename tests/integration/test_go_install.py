@@ -42,8 +42,9 @@ def archive_gets(go_mirror):
 
 def leftovers(where):
     root = where["install_root"]
-    return [n for n in os.listdir(root) if n.startswith((".stage-", ".download-", ".trash-"))] \
-        if os.path.isdir(root) else []
+    meta = os.path.join(root, _layout.META)
+    return ([n for n in os.listdir(root) if n.startswith((".stage-", ".download-", ".trash-"))] if os.path.isdir(root)
+            else []) + ([n for n in os.listdir(meta) if n.startswith("private-")] if os.path.isdir(meta) else [])
 
 
 def test_install_upgrade_switch_prune_remove(go_mirror, where):
@@ -264,8 +265,10 @@ def test_kill_9_leaves_previous_go_working_and_rerun_completes(go_mirror, where,
     marker = str(tmp_path / "paused")
 
     def ready():
-        if moment == "download":
-            return any(n.startswith(".download-") for n in os.listdir(root))
+        if moment == "download":  # downloads go to a root-only folder of the layout's (.gofleet/private-*)
+            meta = os.path.join(root, _layout.META)
+            return os.path.isdir(meta) and any(n.startswith(".download-") for d in os.listdir(meta)
+                                               if d.startswith("private-") for n in os.listdir(os.path.join(meta, d)))
         if moment == "extraction":
             return any(n.startswith(".stage-") and os.path.isdir(os.path.join(root, n, "go", "src"))
                        for n in os.listdir(root))
