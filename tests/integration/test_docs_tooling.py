@@ -74,6 +74,9 @@ def check_fragments(folder):
         name = os.path.basename(path)
         for section, entries in sections.items():
             for entry in entries if isinstance(entries, list) else [entries]:
+                if not isinstance(entry, str):  # an unquoted "a: b" is a mapping (the lint says so too)
+                    problems.append("%s (%s): not a string: %r; quote it" % (name, section, entry))
+                    continue
                 for markup in ANSIBLE_MARKUP.findall(entry):
                     problems.append("%s (%s): Ansible markup %s in RST; write ``...``" % (name, section, markup))
                 new = NEW_OBJECT.match(entry)
