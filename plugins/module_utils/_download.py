@@ -188,7 +188,9 @@ def redirect_target(current, location, status=None):
     if not location or not location.strip():
         raise DownloadError("%s: HTTP %s redirect without a Location" % (where, status), status=status)
     try:
-        new = urljoin(current, location.strip())
+        # a relative Location is resolved against the URL without its user:password@ (credentials go
+        # to the origin through the transport, never inside a URL a redirect made)
+        new = urljoin(strip_credentials(current), location.strip())
         p = urlsplit(new)
         dummy = p.port  # raises ValueError on a port that is not a number
     except ValueError:

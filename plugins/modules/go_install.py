@@ -284,6 +284,9 @@ class GoInstall:
     def __init__(self, module):
         self.module = module
         self.p = module.params
+        secret = _download.url_credentials(self.p["base_url"] or "")[1]
+        if secret:  # user:password@ in base_url: masked wherever Ansible shows values (invocation too)
+            module.no_log_values.add(secret)
         self.layout = _layout.Layout(self.p["install_root"], self.p["active_link"])
         self.fetcher = _download.Fetcher(module)
         self.host = _platform.detect(run=self._run)
