@@ -217,19 +217,9 @@ from ansible.utils.display import Display
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _release, _versions
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
-
-try:
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-except ImportError as imp_exc:
-    REQUESTS_IMPORT_ERROR = imp_exc
-else:
-    REQUESTS_IMPORT_ERROR = None
+from ansible_collections.gofleet.golang.plugins.plugin_utils import _http
 
 display = Display()
-
-RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 def _run(argv):
@@ -240,20 +230,12 @@ def _run(argv):
     return done.returncode, done.stdout, done.stderr
 
 
-class FetchError(GofleetError):
-    """A request that failed; `status` is the HTTP status, or None when no answer came."""
-
-    def __init__(self, msg, status=None):
-        super().__init__(msg)
-        self.status = status
-
-
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        if REQUESTS_IMPORT_ERROR is not None:
+        if _http.REQUESTS_IMPORT_ERROR is not None:
             raise AnsibleLookupError("the gofleet.golang.go_release lookup needs the Python library requests on the "
-                                     "controller (pip install requests): %s" % REQUESTS_IMPORT_ERROR)
+                                     "controller (pip install requests): %s" % _http.REQUESTS_IMPORT_ERROR)
         self.set_options(var_options=variables, direct=kwargs)
         specs = [to_native(t).strip() for t in terms or []]
         if self.get_option("version_file"):
@@ -266,8 +248,11 @@ class LookupModule(LookupBase):
             raise AnsibleLookupError("go_release: give a version spec (e.g. '1.27.x', 'stable') or version_file=")
         goos, goarch = self._platform()
         base = self.get_option("base_url").rstrip("/")
-        session = self._session()
-        fetch = self._fetcher(session)
+        try:
+            client = self._client()
+        except GofleetError as e:
+            raise AnsibleLookupError("go_release: %s" % e) from None
+        fetch = self._fetcher(client)
         try:
             results = []
             for spec in specs:
@@ -278,11 +263,11 @@ class LookupModule(LookupBase):
                 except GofleetError as e:
                     raise AnsibleLookupError("go_release %r (%s-%s) at %s: %s" % (spec, goos, goarch, base, e)) from None
                 if self.get_option("check_file"):
-                    self._check_file(session, spec, rel)
+                    self._check_file(client, spec, rel)
                 results.append(rel.as_dict())
             return results
         finally:
-            session.close()
+            client.close()
 
     # ---- pieces -----------------------------------------------------------------------------
     def _platform(self):
@@ -296,36 +281,24 @@ class LookupModule(LookupBase):
                                          "give arch=" % host["kernel_machine"])
         return goos, _platform.goarch_of_archive_arch(arch)
 
-    def _session(self):
-        retries = max(0, self.get_option("retries"))
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, redirect=0,
-                      backoff_factor=0.5, status_forcelist=RETRY_STATUS,
-                      allowed_methods=frozenset(["GET", "HEAD"]), raise_on_status=False)
-        session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.max_redirects = 10
-        session.headers["User-Agent"] = "gofleet.golang go_release lookup"
-        session.verify = self.get_option("ca_path") or self.get_option("validate_certs")
-        if not self.get_option("use_proxy"):
-            session.trust_env = False
-            session.proxies = {"http": None, "https": None}
-        elif self.get_option("proxy"):
-            session.proxies = {"http": self.get_option("proxy"), "https": self.get_option("proxy")}
-        return session
+    def _client(self):
+        """The controller's HTTP client: module_utils/_download's policy over requests (plugin_utils/_http)."""
+        return _http.Client(timeout=self.get_option("timeout"), retries=max(0, self.get_option("retries")),
+                            validate_certs=self.get_option("validate_certs"), ca_path=self.get_option("ca_path"),
+                            use_proxy=self.get_option("use_proxy"), proxy=self.get_option("proxy"),
+                            user_agent="gofleet.golang go_release lookup")
 
-    def _fetcher(self, session):
+    def _fetcher(self, client):
         """fetch(url, max_bytes) -> text for the resolver; each URL is requested once per lookup run."""
         seen = {}
 
         def fetch(url, max_bytes):
             if url not in seen:
                 try:
-                    seen[url] = (self._get_text(session, url, max_bytes), None)
-                except FetchError as e:
+                    seen[url] = (client.get_text(url, max_bytes=max_bytes), None)
+                except GofleetError as e:
                     seen[url] = (None, e)
-                    if e.status == 404 and url.endswith("mode=json&include=all"):
+                    if getattr(e, "status", None) == 404 and url.endswith("mode=json&include=all"):
                         display.warning("go_release: %s has no JSON index (404): only exact versions resolve, through "
                                         ".sha256 sidecars" % url.split("/dl/")[0])
             text, err = seen[url]
@@ -334,42 +307,12 @@ class LookupModule(LookupBase):
             return text
         return fetch
 
-    def _request(self, session, url, method="GET", stream=False):
+    def _check_file(self, client, spec, rel):
+        """The archive answers 200 with the published size (a GET whose body is not read)."""
         try:
-            r = session.request(method, url, timeout=self.get_option("timeout"), allow_redirects=True, stream=stream)
-        except requests.exceptions.TooManyRedirects:
-            raise FetchError("%s redirects in a loop (more than %d redirects): the mirror or a proxy in between is "
-                             "misconfigured" % (url, session.max_redirects)) from None
-        except requests.exceptions.SSLError as e:
-            raise FetchError("TLS error for %s: %s (give ca_path= for a private CA)" % (url, e)) from None
-        except requests.exceptions.RequestException as e:
-            raise FetchError("cannot fetch %s after %d retries: %s" % (url, self.get_option("retries"), e)) from None
-        if r.status_code != 200:
-            r.close()
-            tried = " after %d retries" % self.get_option("retries") if r.status_code in RETRY_STATUS else ""
-            raise FetchError("%s answered HTTP %d%s" % (url, r.status_code, tried), r.status_code)
-        return r
-
-    def _get_text(self, session, url, max_bytes):
-        r = self._request(session, url, stream=True)
-        try:
-            data = b""
-            for block in r.iter_content(1 << 16):
-                data += block
-                if len(data) > max_bytes:
-                    raise FetchError("%s is larger than %d bytes: not an index or a sidecar" % (url, max_bytes))
-        except requests.exceptions.RequestException as e:
-            raise FetchError("cannot read %s: %s" % (url, e)) from None
-        finally:
-            r.close()
-        return data.decode("utf-8", "replace")
-
-    def _check_file(self, session, spec, rel):
-        try:
-            r = self._request(session, rel.url, method="HEAD")
-        except FetchError as e:
+            length = client.content_length(rel.url)
+        except GofleetError as e:
             raise AnsibleLookupError("go_release %r: %s" % (spec, e)) from None
-        length = r.headers.get("Content-Length")
         if rel.size is not None and length is not None and length.strip() != str(rel.size):
             raise AnsibleLookupError("go_release %r: %s is %s bytes, but the index publishes %d"
                                      % (spec, rel.url, length, rel.size))

@@ -374,6 +374,18 @@ class HttpClient:
     def _error(self, msg, status=None):
         return self.error_class(msg, status=status)
 
+    def content_length(self, url, deadline=None):
+        """The Content-Length `url` answers with (a GET under the same policy and retries, its body
+        not read), or None when the server sends none: to check a file's size without fetching it."""
+        def attempt(cancelled):
+            resp, dummy = self._open(url, cancelled)
+            try:
+                return resp.header("Content-Length")
+            finally:
+                resp.close()
+        seconds = deadline if deadline is not None else self.document_deadline
+        return self._retrying(url, Deadline(seconds), attempt)
+
     # one request, redirects followed by hand
     def _open(self, url, cancelled):
         current = url

@@ -243,7 +243,7 @@ plan:
 release:
   description:
     - The release the run decided, with where each field came from (V(index), V(sidecar), V(checksum), V(record)).
-      The same value the M(gofleet.golang.go_release) lookup returns.
+      The same value the P(gofleet.golang.go_release#lookup) lookup returns.
   returned: state=present
   type: dict
   sample: {"version": "1.27.3", "filename": "go1.27.3.linux-amd64.tar.gz", "sha256": "59522b...", "size": 68268484,
