@@ -31,13 +31,13 @@ OLD = config.OLDSTABLE
 EVIL_GO = r"""package main
 
 import (
-	"fmt"
-	"os"
+    "fmt"
+    "os"
 )
 
 func main() {
-	os.WriteFile(os.Getenv("GOFLEET_TEST_MARKER_DIR")+"/ran-as-"+fmt.Sprint(os.Geteuid()), nil, 0o644)
-	fmt.Println("go version go%s linux/amd64")
+    os.WriteFile(os.Getenv("GOFLEET_TEST_MARKER_DIR")+"/ran-as-"+fmt.Sprint(os.Geteuid()), nil, 0o644)
+    fmt.Println("go version go%s linux/amd64")
 }
 """
 
@@ -73,8 +73,7 @@ def hostile_archive(host_go, tmp_path_factory):
 
 
 @pytest.mark.parametrize("how", ["the owner rewrites it in place", "a writer of its folder renames another over it"])
-def test_src_swapped_after_hashing_neither_runs_nor_lands(go_mirror, where, second_user, hostile_archive, tmp_path,
-                                                           how):
+def test_src_swapped_after_hashing_neither_runs_nor_lands(go_mirror, where, second_user, hostile_archive, tmp_path, how):
     name = "go%s.linux-amd64.tar.gz" % OLD
     good = os.path.join(go_mirror.tree, name)
     drop = os.path.join(second_user.home, "drop")  # a folder the other user owns (fleet mode's /var/tmp)

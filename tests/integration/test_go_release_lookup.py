@@ -10,14 +10,11 @@ ansible-playbook on localhost. Nothing is mocked.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
-import urllib.parse
 
 import pytest
 import yaml

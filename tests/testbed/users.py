@@ -51,7 +51,7 @@ class User:
 def _locked_retry(argv, attempts=60):
     """useradd/userdel exit 10 (or 1 with 'lock' in the message) while /etc/passwd is locked."""
     for attempt in range(attempts):
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         if proc.returncode == 0:
             return proc
         if proc.returncode == 10 or "lock" in (proc.stderr or "").lower():
@@ -68,7 +68,7 @@ def create():
 
 
 def remove(user):
-    subprocess.run(["pkill", "-KILL", "-u", user.name], capture_output=True)
+    subprocess.run(["pkill", "-KILL", "-u", user.name], capture_output=True, check=False)
     _locked_retry(["userdel", "--remove", "--force", user.name])
 
 

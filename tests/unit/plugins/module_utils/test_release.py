@@ -60,8 +60,6 @@ GODEV_LIKE = [
 ]
 
 
-
-
 def _select(spec, index, goos, goarch, include_unstable=False):
     """select() over an index that went through parse_index(), as resolve() does, as a dict."""
     return R.select(spec, R.parse_index(json.dumps(index)), goos, goarch, BASE, include_unstable).as_dict()
@@ -333,7 +331,6 @@ def test_gomod_resolves_against_godev_naming(tmp_path):
     assert _select(V.read_version_file(str(p), True), GODEV_LIKE, "linux", "amd64")["version"] == "1.21.8"
 
 
-
 # ---- Python 3.8 on managed nodes --------------------------------------------------------------
 PY38 = os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python")
 
@@ -346,7 +343,7 @@ def test_runs_on_python38(go_mirror, tmp_path):
     code = (
         "import sys\n"
         "from ansible_collections.gofleet.golang.plugins.module_utils import _release as R, _versions as V\n"
-                "idx = R.parse_index(open(sys.argv[1]).read())\n"
+        "idx = R.parse_index(open(sys.argv[1]).read())\n"
         "print(R.select('1.27.x', idx, 'linux', 'arm64', 'http://m').filename)\n"
         "print(R.select(V.read_version_file(sys.argv[2]), idx, 'linux', 'amd64', 'http://m').filename)\n"
         "print(V.parse_constraint('>=1.26,<1.27.3')('go1.27.2'))\n"
