@@ -138,7 +138,7 @@ def messages(result):
 def host(mirror_server, tmp_path_factory):
     images.ensure_image(IMAGE)
     with hosts.running([IMAGE], prefix="gofleet-role") as running:
-        (name,) = running
+        name = list(running)[0]  # the one host
         yield Host(name, str(tmp_path_factory.mktemp("role-go")), mirror_server.url)
 
 
