@@ -41,7 +41,9 @@ import tempfile
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _runas, _versions
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
-from ansible_collections.gofleet.golang.plugins.module_utils._layout import VERSION_DIR
+from ansible_collections.gofleet.golang.plugins.module_utils._layout import (
+    DEFAULT_ACTIVE_LINK, DEFAULT_INSTALL_ROOT, VERSION_DIR,
+)
 
 try:
     from ansible_collections.gofleet.golang.plugins.module_utils import _binary
@@ -49,8 +51,6 @@ except ImportError:  # pragma: no cover - the reader ships with this collection
     _binary = None
 
 # go_install's defaults (plugins/modules/go_install.py): versions under /opt/go, active link.
-DEFAULT_INSTALL_ROOT = "/opt/go"
-DEFAULT_ACTIVE_LINK = "/usr/local/go"
 
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}

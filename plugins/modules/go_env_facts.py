@@ -40,6 +40,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts
+  - gofleet.golang.layout
 requirements:
   - Python 3.8 or newer on the managed node (standard library only).
   - To evaluate another O(user) than the one the module runs as, root (C(become)) - the module
@@ -81,16 +82,6 @@ options:
         or to a minimal one (another user), and says so in C(user.environment).
     type: bool
     default: true
-  install_root:
-    description:
-      - Where C(gofleet.golang.go_install) keeps its versions (searched for installations).
-    type: path
-    default: /opt/go
-  active_link:
-    description:
-      - C(gofleet.golang.go_install)'s active link (searched for an installation).
-    type: path
-    default: /usr/local/go
   timeout:
     description:
       - Seconds each probe may take - the login shell, C(go env -json), each file read as the user.
