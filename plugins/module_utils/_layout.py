@@ -114,6 +114,10 @@ pause_point = _pause  # the hook's public name for the other steps of the instal
 
 class Layout:
     def __init__(self, root, active_link):
+        for what, path in (("install_root", root), ("active_link", active_link)):
+            if path and any(ord(c) < 32 or ord(c) == 127 for c in path):
+                raise LayoutError("%s %r holds a control character: give a plain absolute path (it ends up in login "
+                                  "shells' PATH and in records)" % (what, path))
         self.root = os.path.abspath(root)
         self.active_link = os.path.abspath(active_link) if active_link else None
         self._lock_fd = None

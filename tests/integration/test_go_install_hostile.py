@@ -193,3 +193,11 @@ def test_a_version_file_linked_to_a_secret_shows_nothing_of_it(go_mirror, where,
     r = ansible_module.call(go_install.main, dict(base_url=go_mirror.url, version_file=project + "/go.mod", **where))
     assert r.get("failed") and "not a regular file" in r["msg"] and time.time() - started < 30, r
     assert not os.path.exists(where["install_root"])
+
+
+@pytest.mark.parametrize("option", ["install_root", "active_link"])
+def test_paths_with_control_characters_are_refused(go_mirror, where, option):
+    bad = dict(where, **{option: where[option] + "\nexport GOFLAGS=-toolexec=/tmp/x"})
+    r = ansible_module.call(go_install.main, dict(base_url=go_mirror.url, version=OLD, **bad))
+    assert r.get("failed") and "control character" in r["msg"] and option in r["msg"], r
+    assert not os.path.exists(where["install_root"]) and not os.path.exists(bad["install_root"])
