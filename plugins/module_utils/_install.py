@@ -19,7 +19,6 @@ following links; a `src` that another user could rewrite is first copied into th
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import stat
@@ -30,7 +29,6 @@ from ansible_collections.gofleet.golang.plugins.module_utils import _download, _
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 from ansible_collections.gofleet.golang.plugins.module_utils._versions import version_key
 
-BLOCK = 1 << 20
 
 
 class InstallError(GofleetError):
@@ -63,16 +61,6 @@ class Archive:
 
 
 # ---- the archive ----------------------------------------------------------------------------
-def _copy_hashing(src, dst):
-    h = hashlib.sha256()
-    size = 0
-    for block in iter(lambda: src.read(BLOCK), b""):
-        h.update(block)
-        dst.write(block)
-        size += len(block)
-    return h.hexdigest(), size
-
-
 def open_src(path, private_dir):
     """Open a node-local archive once and return an Archive over bytes nobody else can change.
 
@@ -94,16 +82,14 @@ def open_src(path, private_dir):
         label = os.path.basename(path)
         trusted = st.st_uid == os.geteuid() and not st.st_mode & 0o022 and st.st_nlink == 1
         if trusted:
-            h = hashlib.sha256()
-            for block in iter(lambda: f.read(BLOCK), b""):
-                h.update(block)
+            digest = _tree.hash_stream(f)[0]
             f.seek(0)
-            return Archive(f, h.hexdigest(), st.st_size, label)
+            return Archive(f, digest, st.st_size, label)
         tmp_fd, tmp = tempfile.mkstemp(prefix="src-", dir=private_dir)
         copy = os.fdopen(tmp_fd, "w+b")
         try:
             os.unlink(tmp)  # only this descriptor reaches the copy now
-            digest, size = _copy_hashing(f, copy)
+            digest, size = _tree.hash_stream(f, copy)
             copy.flush()
             copy.seek(0)
         except BaseException:

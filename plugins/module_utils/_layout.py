@@ -48,8 +48,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import grp
-import hashlib
 import json
 import os
 import pwd
@@ -527,16 +527,19 @@ def _remove_any(path):
             os.unlink(path)
 
 
+def folders_up(path):
+    """path, then each folder above it, up to / (names only: nothing on disk is looked at)."""
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
 def _make_dirs(path):
     """Create path and its missing parents 0755 whatever the umask (existing ones are left)."""
-    missing = []
-    p = path
-    while not os.path.isdir(p):
-        missing.append(p)
-        parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
+    missing = list(itertools.takewhile(lambda p: not os.path.isdir(p), folders_up(path)))
     for p in reversed(missing):
         try:
             os.mkdir(p, DIR_MODE)
@@ -681,17 +684,10 @@ def _check_chain(path, what):
     path = os.path.abspath(path)
     seen = set()
     for candidate in (path, os.path.realpath(path)):
-        p = candidate
-        first = True
-        while True:
+        for i, p in enumerate(folders_up(candidate)):
             if p not in seen:
                 seen.add(p)
-                _check_folder(p, what if first else "%s's parent folder" % what, ancestor=not first)
-            first = False
-            parent = os.path.dirname(p)
-            if parent == p:
-                break
-            p = parent
+                _check_folder(p, what if not i else "%s's parent folder" % what, ancestor=bool(i))
 
 
 # ---- file systems ------------------------------------------------------------------------------
@@ -840,17 +836,9 @@ def _make_parents(dest, parts, made):
 def _write_file(target, data, mode, size, mtime):
     """Write one member's bytes: a new file (O_EXCL|O_NOFOLLOW: never through anything already
     there), `mode` whatever the umask, mtime kept; return its sha256."""
-    h = hashlib.sha256()
     fd = os.open(target, _CREATE, 0o600)
-    written = 0
     with os.fdopen(fd, "wb") as out:
-        while True:
-            chunk = data.read(1 << 20)
-            if not chunk:
-                break
-            h.update(chunk)
-            out.write(chunk)
-            written += len(chunk)
+        digest, written = _tree.hash_stream(data, out)
         if written != size:
             raise ValueError("%d bytes instead of %d" % (written, size))
         os.fchmod(out.fileno(), mode)
@@ -859,4 +847,4 @@ def _write_file(target, data, mode, size, mtime):
             os.utime(out.fileno(), (mtime, mtime))
         else:
             os.utime(target, (mtime, mtime))
-    return h.hexdigest()
+    return digest

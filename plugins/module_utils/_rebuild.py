@@ -361,15 +361,7 @@ def _entry_problem(path, st, above):
 
 def _ancestors_problem(real):
     """The first folder from / down to the parent of `real` (a resolved path) that another user can change."""
-    parent = os.path.dirname(real)
-    folders = []
-    while True:
-        folders.append(parent)
-        up = os.path.dirname(parent)
-        if up == parent:
-            break
-        parent = up
-    for folder in reversed(folders):
+    for folder in reversed(list(_layout.folders_up(os.path.dirname(real)))):
         problem = _entry_problem(folder, os.lstat(folder), above=True)
         if problem:
             return problem

@@ -130,10 +130,6 @@ def judge(goroot, goos, goarch, record=None, manifest=None, full=False, version=
     if not stat.S_ISREG(exe_st.st_mode):
         state.problem = "bin/go is not a regular file"
         return state
-    if manifest is not None:
-        state.problem = check_manifest(goroot, manifest, full=full)
-        if state.problem:
-            return state
     try:
         state.info = _binary.inspect(exe)
     except _binary.BinaryError as e:
@@ -149,6 +145,9 @@ def judge(goroot, goos, goarch, record=None, manifest=None, full=False, version=
         tools_ok = False
     if not tools_ok:
         state.problem = "%s missing" % tools
+        return state
+    if manifest is not None:
+        state.problem = check_manifest(goroot, manifest, full=full)
     return state
 
 
@@ -161,17 +160,26 @@ def add_file(manifest, rel, size, executable, sha256):
     manifest["files"][rel] = [size, 1 if executable else 0, sha256]
 
 
+def hash_stream(src, out=None, block=1 << 20):
+    """(sha256 hex, size) of what `src` (a binary file) holds from where it stands, each block
+    also written to `out` when given: the bytes hashed are the bytes copied."""
+    h = hashlib.sha256()
+    size = 0
+    while True:
+        chunk = src.read(block)
+        if not chunk:
+            return h.hexdigest(), size
+        h.update(chunk)
+        if out is not None:
+            out.write(chunk)
+        size += len(chunk)
+
+
 def file_digest(path):
     """sha256 hex of a file, read without following a link."""
-    h = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     with os.fdopen(fd, "rb") as f:
-        while True:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                break
-            h.update(chunk)
-    return h.hexdigest()
+        return hash_stream(f)[0]
 
 
 def build_manifest(goroot, digests=True):

@@ -267,14 +267,14 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _rebuild
+from ansible_collections.gofleet.golang.plugins.module_utils import _layout, _rebuild
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            goroot=dict(type="path", default="/usr/local/go"),
+            goroot=dict(type="path", default=_layout.DEFAULT_ACTIVE_LINK),
             active_link=dict(type="path"),
             clean_tool_dirs=dict(type="bool", default=True),
             keep_tool_dirs=dict(type="list", elements="str", default=[]),
