@@ -42,7 +42,7 @@ import tempfile
 import time
 
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
-from ansible_collections.gofleet.golang.plugins.module_utils import _binary, _goenv, _layout, _platform, _versions
+from ansible_collections.gofleet.golang.plugins.module_utils import _binary, _goenv, _layout, _platform, _tree, _versions
 
 # what make.bash needs as GOROOT_BOOTSTRAP when its `bootgo=` line cannot be read (go.dev/doc/install/source)
 BOOTSTRAP_MINIMUM = ((26, "1.24.6"), (24, "1.22.6"), (22, "1.20.6"), (20, "1.17.13"))
@@ -787,12 +787,15 @@ class Rebuilder:
                                      "before": {"exists": True}, "after": {"exists": False}})
 
     def verify(self, goroot, state):
-        """Every binary of the new tree native, `go version` as expected, a small program builds and runs."""
+        """The new tree judged as every tree is (_tree.judge), then every binary of it native, `go
+        version` as expected, a small program builds and runs."""
         host = (self.host["goos"], self.host["goarch"])
+        judged = _tree.judge(goroot, host[0], host[1], version=state["version"])
+        if judged.problem:
+            raise RebuildError("make.bash finished but the new tree is not a healthy Go (%s); the active GOROOT was "
+                               "not touched" % judged.problem)
         exes = [os.path.join(goroot, "bin", n) for n in ("go", "gofmt")]
         tool_dir = os.path.join(goroot, "pkg", "tool", self.own)
-        if not os.path.isdir(tool_dir):
-            raise RebuildError("make.bash finished but pkg/tool/%s is missing; the active GOROOT was not touched" % self.own)
         exes += [os.path.join(tool_dir, n) for n in sorted(os.listdir(tool_dir))]
         for exe in exes:
             plat = _platform_of(exe)
