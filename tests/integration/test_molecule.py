@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import subprocess
 import time
 
@@ -52,4 +53,8 @@ def test_molecule_scenario(scenario, distro_images, go_mirror, tmp_path, timing)
         f.write(done.stdout + done.stderr)
     tail = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, "after %.1f min:\n%s" % (took / 60, tail)
-    assert "WARNING" not in done.stdout + done.stderr, tail
+    # The one warning expected: the test bed's mirror is plain http on 127.0.0.1 and per-host mode pins no
+    # checksum, which go_install rightly warns about (docs/security.md, item 6). Any other warning fails.
+    warnings = [line for line in (done.stdout + done.stderr).splitlines() if "WARNING" in line
+                and not re.search(r"http://127\.0\.0\.1:\d+/dl/go[^ ]+ is plain http:// and no checksum is pinned", line)]
+    assert warnings == [], "\n".join(warnings[:20])
