@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 
+from ansible.module_utils.common import warnings as _warnings
 from ansible.module_utils.testing import patch_module_args
 
 from . import config
@@ -28,6 +29,10 @@ from . import config
 def call(main, args, check_mode=False, diff=False) -> dict:
     """Run a module's main() in this process; return its result dict (failed=True on fail_json)."""
     args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    # a module's warnings live in a process-wide list until it exits: each call starts with none, as
+    # the separate process Ansible starts for every task does
+    _warnings._global_warnings.clear()  # pylint: disable=protected-access
+    _warnings._global_deprecations.clear()  # pylint: disable=protected-access
     out = io.StringIO()
     with patch_module_args(args), contextlib.redirect_stdout(out):
         try:
