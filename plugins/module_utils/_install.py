@@ -30,7 +30,6 @@ from ansible_collections.gofleet.golang.plugins.module_utils._errors import Gofl
 from ansible_collections.gofleet.golang.plugins.module_utils._versions import version_key
 
 
-
 class InstallError(GofleetError):
     """The archive or the tree it holds is not what was asked for; nothing was installed."""
 
