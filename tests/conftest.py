@@ -214,3 +214,20 @@ def sidecar_only_mirror(go_mirror):
     yield "http://127.0.0.1:%d" % httpd.server_address[1]
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def hostile(mirror_tree, tmp_path_factory):
+    """A mirror server process of its own with the hostile faults, the TLS listener (test CA) and a
+    second origin on 127.0.0.2 (testbed/server.py), one per test session."""
+    from testbed import server  # pylint: disable=import-outside-toplevel
+    with server.start(mirror_tree, str(tmp_path_factory.mktemp("hostile"))) as s:
+        yield s
+
+
+@pytest.fixture
+def bed(hostile):
+    """`hostile` with every fault off and an empty log, reset again after the test."""
+    hostile.reset()
+    yield hostile
+    hostile.reset()

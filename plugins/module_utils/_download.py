@@ -50,9 +50,7 @@ from ansible.module_utils.urls import Request, url_argument_spec
 
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 RETRYABLE_STATUS = frozenset([408, 425, 429, 500, 502, 503, 504])
-BLOCK = 1 << 20  # hashing block
 READ = 64 << 10  # network read: one read returns what one receive gave, at most this much
 MAX_REDIRECTS = 10
 DOCUMENT_MAX_BYTES = 32 << 20  # an index or a sidecar
@@ -93,29 +91,6 @@ def url_options():
         ca_path=dict(type="path"),
     )
     return spec
-
-
-def parse_checksum(value):
-    """'sha256:<hex>' or '<hex>' -> lowercase hex; None stays None. Raises ValueError otherwise."""
-    if value is None:
-        return None
-    text = value.strip().lower()
-    if ":" in text:
-        algo, text = text.split(":", 1)
-        if algo != "sha256":
-            raise ValueError("checksum %r: only sha256 is supported (Go publishes SHA-256 digests)" % value)
-    if not HEX64.match(text):
-        raise ValueError("checksum %r is not a SHA-256 digest: expected 64 hex digits, optionally "
-                         "prefixed with 'sha256:'" % value)
-    return text
-
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ---- policy: plain functions, shared with the controller ---------------------------------------

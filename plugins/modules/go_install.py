@@ -392,7 +392,7 @@ class GoInstall:
         return self._finish(plan, before, removing=True)
 
     def _warn_transport(self, release):
-        if release.url and release.sources.get("sha256") not in ("record",):
+        if release.url and release.sources.get("sha256") != "record":
             text = _download.insecure_transport_warning(release.url, pinned=bool(self.p["checksum"]),
                                                         validate_certs=self.p["validate_certs"])
             if text:

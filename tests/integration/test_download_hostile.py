@@ -15,38 +15,13 @@ import subprocess
 import time
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _download
-from testbed import config, server
+from ansible_collections.gofleet.golang.plugins.module_utils import _download, _tree
+from testbed import config
+from testbed.ansible_module import fetcher
 
 NAME = "go%s.linux-arm64.tar.gz" % config.OLDSTABLE
 SIDECAR = NAME + ".sha256"
-
-
-@pytest.fixture(scope="module")
-def hostile(mirror_tree, tmp_path_factory):
-    """A mirror server of its own with the TLS listener and the other origin (127.0.0.2)."""
-    with server.start(mirror_tree, str(tmp_path_factory.mktemp("hostile"))) as s:
-        yield s
-
-
-@pytest.fixture
-def bed(hostile):
-    hostile.reset()
-    yield hostile
-    hostile.reset()
-
-
-def fetcher(**params):
-    """A Fetcher of a real AnsibleModule with these url options; fake sleeps are recorded in .waits."""
-    with patch_module_args(dict(dict(timeout=2, retries=2), **params)):
-        module = AnsibleModule(argument_spec=_download.url_options())
-    waits = []
-    f = _download.Fetcher(module, sleep=waits.append)
-    f.waits = waits
-    return f
 
 
 def published(tree, name=NAME):
@@ -192,7 +167,7 @@ def test_archive_labelled_gzip_is_kept_as_sent(bed, tmp_path):
     digest, size = published(bed.tree)
     bed.fault("gzip_label")
     path = fetcher().download(bed.url + "/dl/" + NAME, str(tmp_path), digest, size, name=NAME)
-    assert _download.sha256_of(path) == digest
+    assert _tree.file_digest(path) == digest
 
 
 def test_archive_compressed_on_the_way_is_refused_clearly(bed, tmp_path):
@@ -209,7 +184,7 @@ def test_archive_compressed_on_the_way_is_refused_clearly(bed, tmp_path):
 def test_tls_mirror_with_its_ca_in_ca_path(bed, tmp_path):
     digest, size = published(bed.tree)
     path = fetcher(ca_path=bed.ca).download(bed.tls_url + "/dl/" + NAME, str(tmp_path), digest, size, name=NAME)
-    assert _download.sha256_of(path) == digest
+    assert _tree.file_digest(path) == digest
     assert {e["listener"] for e in bed.log()} == {"tls"}
 
 
@@ -255,7 +230,7 @@ def test_credentials_go_to_the_origin_only(bed, tmp_path, monkeypatch, how):
         params = dict(force_basic_auth=True)
     bed.fault("redirect_other")
     path = fetcher(**params).download(url, str(tmp_path), digest, len(data), name=SIDECAR)
-    assert _download.sha256_of(path) == digest
+    assert _tree.file_digest(path) == digest
     log = [e for e in bed.log() if e["status"] != 401]
     assert [(e["listener"], e["status"]) for e in log] == [("plain", 302), ("other", 200)]
     assert log[0]["authorization"] and log[0]["authorization"].startswith("Basic ")

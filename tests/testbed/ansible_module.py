@@ -46,6 +46,19 @@ def call(main, args, check_mode=False, diff=False) -> dict:
         raise AssertionError("module printed no JSON result: %r" % text) from exc
 
 
+def fetcher(**params):
+    """A module_utils/_download Fetcher of a real AnsibleModule with these url options (timeout 2 and
+    retries 2 unless given); the waits between retries are recorded in .waits instead of slept."""
+    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+    from ansible_collections.gofleet.golang.plugins.module_utils import _download  # pylint: disable=import-outside-toplevel
+    with patch_module_args(dict(dict(timeout=2, retries=2), **params)):
+        module = AnsibleModule(argument_spec=_download.url_options())
+    waits = []
+    f = _download.Fetcher(module, sleep=waits.append)
+    f.waits = waits
+    return f
+
+
 def plain_warnings(result: dict) -> dict:
     """ansible-core 2.19 prints warnings as structured WarningSummary objects; tests read the text
     the controller would show, so turn each back into its message."""

@@ -77,20 +77,6 @@ def test_unknown_fault_is_refused(go_mirror):
 
 
 # ---- the hostile faults, on a server process with the TLS and the other listener ----------------
-@pytest.fixture(scope="module")
-def hostile(mirror_tree, tmp_path_factory):
-    from testbed import server  # pylint: disable=import-outside-toplevel
-    with server.start(mirror_tree, str(tmp_path_factory.mktemp("faults"))) as s:
-        yield s
-
-
-@pytest.fixture
-def bed(hostile):
-    hostile.reset()
-    yield hostile
-    hostile.reset()
-
-
 def _raw(base, path, timeout=10, context=None, headers=None):
     """(status, headers, body) of a GET, no redirect followed, body read to the end."""
     import ssl  # pylint: disable=import-outside-toplevel

@@ -196,17 +196,23 @@ def test_a_tree_of_gofleet_0_1_0_gets_a_manifest_once_and_its_lock_moves(install
     layout.lock()
 
 
+def _hold_lock(path, mode, seconds):
+    """Another process that holds flock on `path` (created with `mode`) for `seconds`, once it holds it."""
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import fcntl, os, sys, time
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, int(sys.argv[2], 8))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("locked", flush=True)
+        time.sleep(float(sys.argv[3]))
+        """), str(path), oct(mode), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 def test_a_run_of_0_1_0_holding_the_old_lock_is_waited_for(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import fcntl, os, sys, time
-        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        print("locked", flush=True)
-        time.sleep(1.5)
-        """), str(root / ".lock")], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
+    holder = _hold_lock(root / ".lock", 0o644, 1.5)  # a run of 0.1.0 and its lock
     layout = _layout.Layout(str(root), None)
     with pytest.raises(_layout.LayoutError, match="locked by another run"):
         layout.lock(timeout=0.5)
@@ -231,14 +237,7 @@ def test_lock_serializes_and_cleans_leftovers_of_dead_runs(tmp_path):
     (root / ".gofleet" / "private-dead").mkdir(parents=True)
     (root / ".gofleet" / ".tmp-dead").write_text("{")
     os.chmod(root / ".gofleet", 0o700)
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import fcntl, os, sys, time
-        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        print("locked", flush=True)
-        time.sleep(2)
-        """), str(root / ".gofleet" / "lock")], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
+    holder = _hold_lock(root / ".gofleet" / "lock", 0o600, 2)
     layout = _layout.Layout(str(root), None)
     with pytest.raises(_layout.LayoutError, match="locked by another run"):
         layout.lock(timeout=0.5)

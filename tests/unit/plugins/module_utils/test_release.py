@@ -242,6 +242,18 @@ def test_other_http_errors_are_not_a_missing_index(go_mirror):
         R.resolve("1.26.6", "linux", "amd64", lambda u, n: "<html>login</html>", go_mirror.url)
 
 
+@pytest.mark.parametrize("value,expected", [
+    ("sha256:" + "AB" * 32, "ab" * 32), ("ab" * 32, "ab" * 32), (None, None)])
+def test_parse_checksum(value, expected):
+    assert R.parse_checksum(value) == expected
+
+
+@pytest.mark.parametrize("value", ["md5:abc", "sha256:123", "xyz"])
+def test_parse_checksum_refuses(value):
+    with pytest.raises(ValueError):
+        R.parse_checksum(value)
+
+
 # ---- hostile indexes: every field checked, one clear error each ------------------------------
 def _index_with(**fields):
     entry = dict(_file("go1.27.3", "linux", "amd64"), **fields)

@@ -12,25 +12,12 @@ import time
 import pytest
 import requests
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _download, _errors
+from ansible_collections.gofleet.golang.plugins.module_utils import _download, _errors, _tree
 from ansible_collections.gofleet.golang.plugins.plugin_utils import _http
-from testbed import config, server
+from testbed import config
 
 NAME = "go%s.linux-arm64.tar.gz" % config.OLDSTABLE
 SIDECAR = NAME + ".sha256"
-
-
-@pytest.fixture(scope="module")
-def hostile(mirror_tree, tmp_path_factory):
-    with server.start(mirror_tree, str(tmp_path_factory.mktemp("hostile-http"))) as s:
-        yield s
-
-
-@pytest.fixture
-def bed(hostile):
-    hostile.reset()
-    yield hostile
-    hostile.reset()
 
 
 def sidecar(tree):
@@ -143,7 +130,7 @@ def test_credentials_go_to_the_origin_only(bed, tmp_path, monkeypatch, how):
         kw["force_basic_auth"] = False
         bed.fault("auth_required")
     path = _http.download(url, str(tmp_path), digest, len(data), name=SIDECAR, timeout=5, **kw)
-    assert _download.sha256_of(path) == digest
+    assert _tree.file_digest(path) == digest
     full = bed.log()
     log = [e for e in full if e["status"] != 401]
     assert [(e["listener"], e["status"]) for e in log] == [("plain", 302), ("other", 200)]
