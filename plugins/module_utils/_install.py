@@ -224,7 +224,7 @@ class Engine:
                 raise InstallError("%s: the unpacked go does not run here (`go version` said %r, expected %r); nothing "
                                    "was installed" % (archive.label, (out or err).strip()[:200], want))
         record = dict(version=version, os=goos, arch=goarch, sha256=release.sha256, filename=release.filename,
-                      url=_download.redact_url(release.url) if release.url else None, src=release.src,
+                      url=_download.redact_url(release.url), src=release.src,
                       installed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         self.layout.commit(self._staged, version, record)
         self._staged = None

@@ -348,7 +348,7 @@ class GoInstall:
         release = self.release(goos, goarch)
         if not self.module.check_mode:
             self.layout.lock(self.p["lock_timeout"])
-        self.result.update(url=_download.redact_url(release.url) if release.url else None, sha256=release.sha256,
+        self.result.update(url=_download.redact_url(release.url), sha256=release.sha256,
                            release=dict(release.as_dict(), url=self.result["url"]))
         self._warn_transport(release)
         before = self.snapshot()
@@ -366,6 +366,7 @@ class GoInstall:
             if plan.version is None:  # an src archive: now its tree tells the version
                 plan = self.engine.plan(version, goos, goarch, self.p["activate"], self.p["keep"])
                 plan.install = True
+                self.result["plan"] = plan.as_dict()
         removed = self.engine.apply(plan)
         self.result["removed_versions"] = removed
         self.result["changed"] = self.result["changed"] or plan.changes
