@@ -106,7 +106,10 @@ def test_drip_sends_the_body_one_byte_at_a_time(bed):
     import time  # pylint: disable=import-outside-toplevel
     bed.fault("drip", seconds=0.02)
     t0 = time.monotonic()
-    assert len(_raw(bed.url, SIDECAR)[2]) == 64 and time.monotonic() - t0 > 64 * 0.02
+    body = _raw(bed.url, SIDECAR)[2]
+    # 64 bytes, one pause after each: the client has the body after the 63rd pause (the 64th
+    # comes after the last byte), so 63 pauses is all a reader is sure to wait
+    assert len(body) == 64 and time.monotonic() - t0 >= 63 * 0.02
 
 
 def test_drip_headers_slows_the_status_line_and_headers(bed):
