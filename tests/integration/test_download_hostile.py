@@ -113,7 +113,8 @@ def test_a_dripping_server_meets_the_deadline(bed, tmp_path, fault):
         f.download(bed.url + "/dl/" + SIDECAR, str(tmp_path), digest, len(data), name=SIDECAR)
     took = time.monotonic() - t0
     assert "not finished within the deadline of 3 seconds" in str(err.value), err.value
-    assert 2.5 < took < 4.5, took
+    # without the deadline the drip takes over 60 s; the margin is for a loaded CI machine
+    assert 2.5 < took < 20, took
     assert os.listdir(tmp_path) == [] and err.value.status is None
 
 
@@ -125,7 +126,7 @@ def test_documents_have_their_own_small_deadline(bed):
     t0 = time.monotonic()
     with pytest.raises(_download.DownloadError) as err:
         f.get_text(bed.url + "/dl/" + SIDECAR)
-    assert "deadline of 2 seconds" in str(err.value) and time.monotonic() - t0 < 3.5
+    assert "deadline of 2 seconds" in str(err.value) and time.monotonic() - t0 < 20  # 60 s without it
 
 
 @pytest.mark.parametrize("how", ["get_text", "download"])
