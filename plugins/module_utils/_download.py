@@ -425,12 +425,16 @@ class HttpClient:
     def get_text(self, url, max_bytes=DOCUMENT_MAX_BYTES, deadline=None):
         """Body of a small document (an index, a sidecar) as text, with retries; at most max_bytes
         (decoded), within `deadline` seconds (default: the document deadline)."""
+        return self.get_bytes(url, max_bytes, deadline).decode("utf-8", "replace")
+
+    def get_bytes(self, url, max_bytes=DOCUMENT_MAX_BYTES, deadline=None):
+        """Body of a small document as bytes (a checksum database tile is binary), as get_text."""
         seconds = deadline if deadline is not None else self.document_deadline
         hint = "an index or a sidecar is small: check the mirror" if deadline is None else "raise the deadline"
         return self._retrying(url, Deadline(seconds, hint),
-                              lambda cancelled: self._get_text_once(url, max_bytes, cancelled))
+                              lambda cancelled: self._get_bytes_once(url, max_bytes, cancelled))
 
-    def _get_text_once(self, url, max_bytes, cancelled):
+    def _get_bytes_once(self, url, max_bytes, cancelled):
         resp, final = self._open(url, cancelled)
         try:
             where = redact_url(final)
@@ -461,7 +465,7 @@ class HttpClient:
                 raise _Retryable("%s: connection closed after %d of %d bytes" % (where, raw, announced))
             if decoder:
                 chunks.append(decoder.finish())
-            return b"".join(chunks).decode("utf-8", "replace")
+            return b"".join(chunks)
         finally:
             resp.close()
 
