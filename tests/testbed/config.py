@@ -78,3 +78,10 @@ def file_digest(path: str) -> str:
     """Hex digest of a file's contents (cache keys that follow the builder code)."""
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+# The test bed's Go module proxy (testbed.goproxy): the checksum database's name, the padding
+# records logged before the toolchains (so their records lie in the second level-0 tile and a
+# level-1 tile exists), and the size of the older tree head kept for consistency proofs.
+SUMDB_NAME = "sum.gofleet.test"
+SUMDB_PADDING = 300
+SUMDB_OLD_SIZE = 100
