@@ -508,6 +508,19 @@ def test_zip_bomb_data_beyond_declared_size():
         G.hash1_zip(z)
 
 
+def test_zip_bomb_with_a_matching_crc_yields_only_the_declared_bytes():
+    """The same bomb with the CRC of its first 10 bytes: the entry is those 10 bytes, nothing more is
+    ever read or written (the layout writes `size` bytes and checks the count)."""
+    import zlib  # pylint: disable=import-outside-toplevel
+    z = _patch_sizes(_zip([(PREFIX + "go.env", b"\0" * (10 << 20), None)]), PREFIX + "go.env", 10)
+    data = bytearray(z.getvalue())
+    crc = struct.pack("<I", zlib.crc32(b"\0" * 10))
+    data[14:18] = crc
+    pos = data.find(b"PK\x01\x02")
+    data[pos + 16:pos + 20] = crc
+    assert _members(io.BytesIO(bytes(data))) == [("go/go.env", False, 0o644, 10, b"\0" * 10)]
+
+
 def test_entry_declared_over_the_cap():
     z = _zip([(PREFIX + "go.env", b"\0" * 5000, None)])
     with pytest.raises(G.GoproxyError, match="declares 5000 bytes.*zip bomb"):
@@ -521,7 +534,7 @@ def test_encrypted_entry_refused():
         pos = data.find(sig)
         flags = struct.unpack_from("<H", data, pos + off)[0]
         struct.pack_into("<H", data, pos + off, flags | 1)
-    with pytest.raises(G.GoproxyError, match="encrypted"):
+    with pytest.raises(G.GoproxyError, match="encrypted; refused: module zips are never encrypted"):
         _members(io.BytesIO(bytes(data)))
 
 
