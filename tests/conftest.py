@@ -110,10 +110,19 @@ def mirror_tree() -> str:
 
 
 @pytest.fixture(scope="session")
-def mirror_server(mirror_tree, tmp_path_factory):
+def goproxy_tree(mirror_tree) -> str:
+    """The Go module proxy tree for golang.org/toolchain with its checksum database (testbed/goproxy.py),
+    served by the mirror servers at /goproxy/ and usable as a file:// GOPROXY."""
+    from testbed import goproxy  # pylint: disable=import-outside-toplevel
+    return goproxy.build_goproxy()
+
+
+@pytest.fixture(scope="session")
+def mirror_server(mirror_tree, goproxy_tree, tmp_path_factory):
     port_file = str(tmp_path_factory.mktemp("mirror") / "port")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "testbed.server", "--root", mirror_tree, "--port-file", port_file],
+        [sys.executable, "-m", "testbed.server", "--root", mirror_tree, "--port-file", port_file,
+         "--goproxy", goproxy_tree],
         cwd=TESTS,
     )
     deadline = time.time() + 30
@@ -217,11 +226,11 @@ def sidecar_only_mirror(go_mirror):
 
 
 @pytest.fixture(scope="session")
-def hostile(mirror_tree, tmp_path_factory):
+def hostile(mirror_tree, goproxy_tree, tmp_path_factory):
     """A mirror server process of its own with the hostile faults, the TLS listener (test CA) and a
     second origin on 127.0.0.2 (testbed/server.py), one per test session."""
     from testbed import server  # pylint: disable=import-outside-toplevel
-    with server.start(mirror_tree, str(tmp_path_factory.mktemp("hostile"))) as s:
+    with server.start(mirror_tree, str(tmp_path_factory.mktemp("hostile")), goproxy=goproxy_tree) as s:
         yield s
 
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test bed command line (run from tests/): python -m testbed {prepare|report|demo|serve}.
 
-    prepare [all|mirror|binaries|programs|images]  build what is missing from the cache
+    prepare [all|mirror|goproxy|distpack|binaries|programs|images]  build what is missing from the cache
     report                                print the hosts and the mirror, as seen from inside
     demo                                  the main job on the built-in default (see README)
 """
@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 
-from . import config, hosts, images, mirror, programs
+from . import config, distpack, goproxy, hosts, images, mirror, programs
 
 
 def prepare(what: str):
@@ -26,6 +26,14 @@ def prepare(what: str):
         print("mirror:   %s" % mirror.build_mirror(), flush=True)
         for version, arch in ((config.NEWEST, "amd64"), (config.OLDSTABLE, "amd64"), (config.NEWEST, "arm64")):
             print("goroot:   %s" % mirror.host_goroot(version, arch), flush=True)
+    if what in ("all", "goproxy"):
+        t1 = time.time()
+        print("goproxy:  %s (%.0f s)" % (goproxy.build_goproxy(), time.time() - t1), flush=True)
+    if what in ("all", "distpack"):  # one make.bash -distpack (linux/arm GOARM=6): about 6 min cold
+        t1 = time.time()
+        built = distpack.build()
+        print("distpack: %s (%.0f s)" % (built["dir"],
+                                         time.time() - t1), flush=True)
     if what in ("all", "binaries"):
         print("binaries: %s" % mirror.build_binaries(), flush=True)
     if what in ("all", "programs"):
@@ -100,7 +108,8 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     pp = sub.add_parser("prepare")
-    pp.add_argument("what", nargs="?", default="all", choices=["all", "mirror", "binaries", "programs", "images"])
+    pp.add_argument("what", nargs="?", default="all", choices=["all", "mirror", "goproxy", "distpack", "binaries", "programs",
+                                                                   "images"])
     sub.add_parser("report")
     sub.add_parser("demo")
     a = p.parse_args()

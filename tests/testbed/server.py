@@ -34,6 +34,22 @@ Hostile servers (issue 14 items 5 and 6):
     redirect_other /dl/<file> -> http://127.0.0.2:<other port>/go/<file>, another origin
     auth_required  the origin (not the other listener) answers 401 with a Basic challenge to every
                  file request without an Authorization header
+The Go module proxy (with --goproxy DIR, a tree of testbed.goproxy):
+    /goproxy/<path>                 DIR/<path>: GOPROXY=http://127.0.0.1:P/goproxy, the checksum database
+                                    proxied at /goproxy/sumdb/<name>/ (supported, latest, lookup/, tile/),
+                                    or GOSUMDB="<vkey> http://127.0.0.1:P/goproxy/sumdb/<name>"
+    /goproxy404/..., /goproxy410/..., /goproxy500/...   always that status (GOPROXY list fall-through)
+Its faults (the lying ones serve what the tree keeps under DIR/_testbed/):
+    zip_tampered        a .zip request gets a valid zip whose go.env has other bytes
+    sumdb_bad_signature latest and lookup answers with the signature's bytes flipped
+    sumdb_other_key     latest and lookup answers signed by another key of the same name
+    sumdb_no_line       a lookup answers another record of the log (proven, signed) without the
+                        module's go.sum lines (the shape of Go's CVE-2026-42501)
+    sumdb_fork          every database answer (latest, lookup, tiles) from a forked log: same key,
+                        record 7 different, one record more, inconsistent with the real head
+    sumdb_bad_tile      a hash tile (not a data tile) with its first hash's first byte flipped
+    sumdb_unsupported   404 for /goproxy/sumdb/<name>/supported
+    sumdb_500           HTTP 500 for every /goproxy/sumdb/ request
 With count=N the fault hits the next N matching requests, then the server is healthy again
 (for retry tests); without count it stays until reset. `bytes` and `seconds` are query
 parameters of the fault POST too.
@@ -44,13 +60,14 @@ Listeners (one State, one log): the plain one on 127.0.0.1; with --tls-port-file
 entry names the listener and records the Authorization and Accept-Encoding headers received.
 
 Run: python -m testbed.server --root <mirror tree> [--port 0] [--port-file F]
-         [--tls-port-file F] [--other-port-file F]
+         [--tls-port-file F] [--other-port-file F] [--goproxy DIR]
 Tests that need the TLS or the other listener start their own process with start().
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import gzip
 import http.server
@@ -67,14 +84,16 @@ import zlib
 
 FAULTS = ("http500", "http404", "truncate", "stall", "bad_digest", "redirect_loop", "oversize", "drip",
           "drip_headers", "bad_length", "gzip", "gzip_label", "https_to_http", "redirect_other",
-          "auth_required")
+          "auth_required", "zip_tampered", "sumdb_bad_signature", "sumdb_other_key", "sumdb_no_line", "sumdb_fork",
+          "sumdb_bad_tile", "sumdb_unsupported", "sumdb_500")
 WRONG = "0" * 64
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class State:
-    def __init__(self, root: str):
+    def __init__(self, root: str, goproxy: str = None):
         self.root = root
+        self.goproxy = goproxy
         self.lock = threading.Lock()
         self.faults = {}  # name -> {"count": int or None, "seconds": float, "bytes": int}
         self.log = []
@@ -201,8 +220,74 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self._file_fault(name):
                 return None
             return self._file(name)
+        for prefix, code in (("/goproxy404/", 404), ("/goproxy410/", 410), ("/goproxy500/", 500)):
+            if url.path.startswith(prefix):
+                self._record(code)
+                return self._send(code, b"goproxy answers %d\n" % code)
+        if url.path.startswith("/goproxy/") and self.state.goproxy:
+            return self._goproxy(urllib.parse.unquote(url.path[len("/goproxy/"):]))
         self._record(404)
         return self._send(404, b"not found\n")
+
+    def _goproxy(self, rel):  # pylint: disable=too-many-return-statements,too-many-branches
+        """The module proxy tree and its checksum database, with the goproxy faults."""
+        parts = rel.split("/")
+        if not rel or any(p in ("", ".", "..") for p in parts) or parts[0] == "_testbed":
+            self._record(404)
+            return self._send(404, b"not found\n")
+        root = self.state.goproxy
+        hostile = os.path.join(root, "_testbed")
+        sub = "/".join(parts[2:]) if parts[0] == "sumdb" and len(parts) > 2 else None
+        flip_sig = flip_tile = False
+        if sub is not None:
+            if self.state.take("sumdb_500"):
+                self._record(500)
+                return self._send(500, b"fault sumdb_500\n")
+            if sub == "supported" and self.state.take("sumdb_unsupported"):
+                self._record(404)
+                return self._send(404, b"fault sumdb_unsupported\n")
+            signed = sub == "latest" or sub.startswith("lookup/")
+            if self.state.take("sumdb_fork"):
+                root = os.path.join(hostile, "fork")
+            elif signed and self.state.take("sumdb_other_key"):
+                root = os.path.join(hostile, "other-key")
+            elif sub.startswith("lookup/") and self.state.take("sumdb_no_line"):
+                root = os.path.join(hostile, "no-line")
+            if signed and self.state.take("sumdb_bad_signature"):
+                flip_sig = True
+            if sub.startswith("tile/") and not sub.startswith("tile/8/data/") and self.state.take("sumdb_bad_tile"):
+                flip_tile = True
+        elif rel.endswith(".zip") and self.state.take("zip_tampered"):
+            root = os.path.join(hostile, "tampered")
+        path = os.path.join(root, *parts)
+        if not os.path.isfile(path):
+            self._record(404)
+            return self._send(404, b"not found\n")
+        if flip_sig or flip_tile:
+            with open(path, "rb") as f:
+                body = f.read()
+            body = _flip_signatures(body) if flip_sig else bytes([body[0] ^ 0xFF]) + body[1:]
+            self._record(200, len(body))
+            return self._send(200, body, "text/plain; charset=utf-8" if flip_sig else "application/octet-stream")
+        return self._stream(path)
+
+    def _stream(self, path):
+        size = os.path.getsize(path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream" if path.endswith(".zip") else
+                         "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        sent = 0
+        if self.command != "HEAD":
+            try:
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        self.wfile.write(block)
+                        sent += len(block)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+        self._record(200, sent)
 
     def _index(self, include_all):
         path = os.path.join(self.state.root, "index-all.json" if include_all else "index.json")
@@ -323,6 +408,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return None
 
 
+def _flip_signatures(note: bytes) -> bytes:
+    """A signed note whose every signature has one byte of the Ed25519 signature flipped (the key
+    hash before it is kept, so the client finds the key and the signature fails)."""
+    out = []
+    for line in note.split(b"\n"):
+        if line.startswith("\u2014 ".encode()):
+            head, sig = line.rsplit(b" ", 1)
+            raw = bytearray(base64.b64decode(sig))
+            raw[10] ^= 0x01
+            line = head + b" " + base64.b64encode(bytes(raw))
+        out.append(line)
+    return b"\n".join(out)
+
+
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -354,8 +453,9 @@ def _listen(cls, host, port, state, port_file, kind=None):
     return httpd, port_file
 
 
-def serve(root: str, port: int = 0, port_file: str = None, tls_port_file: str = None, other_port_file: str = None):
-    state = State(root)
+def serve(root: str, port: int = 0, port_file: str = None, tls_port_file: str = None, other_port_file: str = None,
+          goproxy: str = None):
+    state = State(root, goproxy)
     servers = [_listen(Server, "127.0.0.1", port, state, port_file)]
     if tls_port_file:
         servers.append(_listen(TLSServer, "127.0.0.1", 0, state, tls_port_file))
@@ -379,15 +479,17 @@ def main():
     p.add_argument("--port-file", help="write the port chosen here once listening")
     p.add_argument("--tls-port-file", help="also listen with TLS on 127.0.0.1 (testbed.tls); write its port here")
     p.add_argument("--other-port-file", help="also listen on 127.0.0.2 (another origin); write its port here")
+    p.add_argument("--goproxy", help="module proxy tree (see testbed.goproxy) to serve at /goproxy/")
     a = p.parse_args()
-    serve(a.root, a.port, a.port_file, a.tls_port_file, a.other_port_file)
+    serve(a.root, a.port, a.port_file, a.tls_port_file, a.other_port_file, a.goproxy)
 
 
 class Running:
     """A server process started by start(): its URLs, the CA to trust, the control API."""
 
-    def __init__(self, tree, ports):
+    def __init__(self, tree, ports, goproxy=None):
         self.tree = tree
+        self.goproxy_tree = goproxy
         self.url = "http://127.0.0.1:%d" % ports["plain"]
         self.tls_url = "https://127.0.0.1:%d" % ports["tls"] if "tls" in ports else None
         self.other_url = "http://127.0.0.2:%d" % ports["other"] if "other" in ports else None
@@ -413,10 +515,13 @@ class Running:
 
 
 @contextlib.contextmanager
-def start(root, folder, tls=True, other=True):
-    """Run a server process on the mirror tree `root` with the TLS and the other listener; yield Running."""
+def start(root, folder, tls=True, other=True, goproxy=None):
+    """Run a server process on the mirror tree `root` with the TLS and the other listener (and the
+    module proxy tree `goproxy` at /goproxy/); yield Running."""
     files = {"plain": os.path.join(folder, "port")}
     argv = [sys.executable, "-m", "testbed.server", "--root", root, "--port-file", files["plain"]]
+    if goproxy:
+        argv += ["--goproxy", goproxy]
     if tls:
         from testbed import tls as tls_mod  # pylint: disable=import-outside-toplevel
         tls_mod.materials()  # made here, once, not raced by the server's first handshake
@@ -436,7 +541,7 @@ def start(root, folder, tls=True, other=True):
         for kind, f in files.items():
             with open(f) as fh:
                 ports[kind] = int(fh.read().strip())
-        yield Running(root, ports)
+        yield Running(root, ports, goproxy)
     finally:
         proc.terminate()
         proc.wait(10)
