@@ -204,14 +204,23 @@ def open_fetch(fetch):
     return fetch2
 
 
-def read_file_url(url, max_bytes):
-    """The bytes of a file:// URL (see open_fetch)."""
+def file_url_path(url):
+    """The local path of a file:// URL, None for any other URL; GoproxyError for a file:// URL that
+    is not file:///absolute/path."""
+    if not isinstance(url, str) or url[:7].lower() != "file://":
+        return None
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
         raise GoproxyError("%s: only file:///absolute/path URLs are read" % url[:300])
     path = unquote(parts.path)
     if not path.startswith("/") or "\0" in path:
         raise GoproxyError("%s: not an absolute path" % url[:300])
+    return path
+
+
+def read_file_url(url, max_bytes):
+    """The bytes of a file:// URL (see open_fetch)."""
+    path = file_url_path(url)
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -266,6 +275,11 @@ class Proxy:
         Returns (entry_url, bytes) (entry_url DIRECT for 'direct'); else GoproxyError naming every
         URL tried, with the status of the error cmd/go would report (a direct or non-404 error over
         a 404)."""
+        return self.walk(rel_path, lambda url: self.fetch(url, max_bytes))
+
+    def walk(self, rel_path, attempt):
+        """attempt(<entry>/<rel_path>) over the list with get()'s rules (a zip download is one such
+        attempt); returns (entry_url, what attempt returned)."""
         tried = []
         best, best_rank = None, -1
         for entry in self.entries:
@@ -278,7 +292,7 @@ class Proxy:
             base = self.base(entry.url)
             url = base + "/" + rel_path
             try:
-                return base, self.fetch(url, max_bytes)
+                return base, attempt(url)
             except GofleetError as e:
                 status = _status(e)
                 tried.append("%s: %s" % (url, e))

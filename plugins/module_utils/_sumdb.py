@@ -670,10 +670,11 @@ class State:
     folder 0700, the files 0600), replaced atomically. load(name) -> the note text or None;
     save(name, text); lock(name): a context holding an exclusive lock for a read-check-write."""
 
-    def __init__(self, path):
+    def __init__(self, path, read_only=False):
         if not isinstance(path, str) or not os.path.isabs(path):
             raise SumdbError("the checksum database state folder must be an absolute path, not %r" % (path,))
         self.path = path
+        self.read_only = read_only  # check mode: the remembered head is checked against, never written
 
     def _file(self, name):
         if not isinstance(name, str) or not name or len(name) > 200:
@@ -725,6 +726,8 @@ class State:
 
     def save(self, name, text):
         path = self._file(name)
+        if self.read_only:
+            return
         self._check_dir(True)
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".latest-")
         try:
@@ -748,8 +751,7 @@ class State:
     @contextlib.contextmanager
     def lock(self, name):
         path = self._file(name) + ".lock"
-        self._check_dir(True)
-        if fcntl is None:
+        if self.read_only or not self._check_dir(True) or fcntl is None:
             yield
             return
         try:
