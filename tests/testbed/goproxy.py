@@ -19,7 +19,7 @@ GOPROXY tree, usable as file://<tree> or served by testbed.server at /goproxy:
         tampered/golang.org/toolchain/@v/<modver>.zip         a valid zip, go.env changed (zip_tampered)
         other-key/sumdb/<name>/{latest,lookup/...}            signed by another key of the same name
         no-line/sumdb/<name>/lookup/...                       a proven record without the module's lines
-        fork/sumdb/<name>/...                                 a forked log: record 7 differs, one more record
+        fork/sumdb/<name>/...                                 a forked log: record PADDING-1 differs, one more
 
 <modver> is toolchain_version(): v0.0.1-go<version>.<goos>-<goarch>, Go's platform names. The log
 holds config.SUMDB_PADDING records `example.com/pad<N> v1.0.0 ...` first, then one record per
@@ -521,8 +521,11 @@ def build_goproxy(jobs: int = 2) -> str:
         # a record that is in the log (its proof checks out) but is not this module's
         _write(os.path.join(hostile, "no-line", "sumdb", name, "lookup", "%s@%s" % (MODULE, modver)),
                b"%d\n" % (pad - 1) + records[pad - 1] + b"\n" + latest)
+    # the record that differs lies in the second level-0 tile: the level-1 tile (leaves 0-255) is then
+    # the same in both logs, so a client holding the real tiles gets a self-consistent fork whose
+    # tree at the real size has another hash (cmd/go: "go.sum database server misbehavior detected")
     forked = list(records)
-    forked[7] = _padding(7, "-forked")
+    forked[pad - 1] = _padding(pad - 1, "-forked")
     forked.append(_padding(pad, "-forked"))
     fork_log = Log(forked)
     # with the partial tiles of the real head's size too: what a client asks for to prove the fork
@@ -533,7 +536,7 @@ def build_goproxy(jobs: int = 2) -> str:
         "name": name, "vkey": key.vkey, "skey": key.skey, "other_vkey": other.vkey, "other_skey": other.skey,
         "size": size, "root": base64.b64encode(log.root(size)).decode(), "latest_note": latest.decode(),
         "old_size": old, "old_note": old_note.decode(), "other_note": other_note.decode(),
-        "fork_size": len(forked), "fork_note": fork_note.decode(), "fork_changed_record": 7,
+        "fork_size": len(forked), "fork_note": fork_note.decode(), "fork_changed_record": pad - 1,
         "padding": pad, "tampered_member": TAMPERED_MEMBER,
         "records": {m: {"id": ids[m], "zip": h1, "mod": mod_h1, "text": records[ids[m]].decode()}
                     for m, h1 in built},

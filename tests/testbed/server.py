@@ -46,7 +46,7 @@ Its faults (the lying ones serve what the tree keeps under DIR/_testbed/):
     sumdb_no_line       a lookup answers another record of the log (proven, signed) without the
                         module's go.sum lines (the shape of Go's CVE-2026-42501)
     sumdb_fork          every database answer (latest, lookup, tiles) from a forked log: same key,
-                        record 7 different, one record more, inconsistent with the real head
+                        record 299 different, one record more, inconsistent with the real head
     sumdb_bad_tile      a hash tile (not a data tile) with its first hash's first byte flipped
     sumdb_unsupported   404 for /goproxy/sumdb/<name>/supported
     sumdb_500           HTTP 500 for every /goproxy/sumdb/ request

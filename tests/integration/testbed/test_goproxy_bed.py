@@ -115,9 +115,10 @@ def test_go_downloads_verifies_and_runs_the_toolchain(proxy, host_go, tmp_path):
     ("sumdb_bad_signature", None, "invalid signature for key " + config.SUMDB_NAME),
     ("sumdb_other_key", None, "no verifiable signatures"),
     ("sumdb_no_line", None, "checksum missing from sumdb response"),
-    # a client that already verified the real head (and its tiles) is handed a longer, forked log:
-    # cmd/go checks its remembered tree against the new one and finds the tiles disagree
-    ("sumdb_fork", "latest_note", "checking tree#"),
+    # a client that already verified the real head (and its tiles) is handed a longer, forked log
+    # (record 299 differs, in the second level-0 tile, so the fork's tiles agree with its own head):
+    # cmd/go proves its remembered tree against the new one and reports the fork
+    ("sumdb_fork", "latest_note", "go.sum database server misbehavior detected"),
     ("sumdb_bad_tile", None, "downloaded inconsistent tile"),
 ])
 def test_go_refuses_each_lying_server(proxy, host_go, tmp_path, fault, seen_head, message):
