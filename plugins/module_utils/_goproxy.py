@@ -245,7 +245,8 @@ def read_file_url(url, max_bytes):
             chunks.append(block)
             got += len(block)
         if got > max_bytes:
-            raise GoproxyError("%s grew beyond the %d bytes allowed while it was read; refused" % (url[:300], max_bytes))
+            raise GoproxyError("%s grew beyond the %d bytes allowed while it was read; refused"
+                               % (url[:300], max_bytes))
         return b"".join(chunks)
     except OSError as e:
         raise GoproxyError("%s: cannot read it: %s" % (url[:300], e.strerror or e))

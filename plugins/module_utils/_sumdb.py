@@ -694,8 +694,8 @@ class State:
             raise SumdbError("checksum database state folder %s is not a folder (a symlink?); refused" % self.path)
         if st.st_uid != os.geteuid():
             raise SumdbError("checksum database state folder %s belongs to uid %d, not to this user (%d); refused: "
-                             "another user could rewrite the remembered tree heads" % (self.path, st.st_uid,
-                                                                                      os.geteuid()))
+                             "another user could rewrite the remembered tree heads"
+                             % (self.path, st.st_uid, os.geteuid()))
         if stat.S_IMODE(st.st_mode) & 0o077:
             os.chmod(self.path, 0o700)
         return True

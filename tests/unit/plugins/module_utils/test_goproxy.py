@@ -218,8 +218,8 @@ def test_comma_falls_through_only_on_404_410(tmp_path, proxy_tree):
     with pytest.raises(G.GoproxyError, match="not a regular file") as e:
         G.Proxy("file://%s,%s" % (tmp_path, good), _no_http).versions("linux", "arm64")
     assert "nothing" not in str(e.value) and proxy_tree not in str(e.value)
-    assert G.Proxy("file://%s|%s" % (tmp_path, good), _no_http).versions("linux", "arm64") == ["go1.27.3",
-                                                                                                "go1.26.6"]
+    proxy = G.Proxy("file://%s|%s" % (tmp_path, good), _no_http)
+    assert proxy.versions("linux", "arm64") == ["go1.27.3", "go1.26.6"]
 
 
 def test_off_and_every_url_tried(tmp_path):

@@ -286,7 +286,8 @@ class Log:
     def sign(self, text, key=None, name=None, keyhash=None):
         key = key or self.key
         sig = key.sign(text.encode())
-        return text + "\n\u2014 %s %s\n" % (name or self.name, base64.b64encode((keyhash or self.keyhash) + sig).decode())
+        signature = base64.b64encode((keyhash or self.keyhash) + sig).decode()
+        return text + "\n\u2014 %s %s\n" % (name or self.name, signature)
 
     def head(self, size=None):
         tree = self.tree(size)
