@@ -80,6 +80,36 @@ options:
         and the SHA-256 is read from the C(.sha256) sidecar (size unknown).
     type: bool
     default: true
+  goproxy:
+    description:
+      - Resolve the toolchain module C(golang.org/toolchain) through a Go module proxy instead of O(base_url), in
+        GOPROXY's list syntax (see M(gofleet.golang.go_install)'s O(gofleet.golang.go_install#module:goproxy)).
+        The result's C(h1) is then the zip's hash as the checksum database O(sumdb) vouches for it, verified here
+        on the controller (signature, inclusion proof, consistency with the newest tree head seen before), and
+        C(url) the zip's URL at the first GOPROXY entry.
+      - The role M(gofleet.golang.go) hands that verified hash to the nodes as a pin, so nodes need no
+        C(cryptography) package.
+    type: str
+    env:
+      - name: GOFLEET_GO_GOPROXY
+    vars:
+      - name: gofleet_go_goproxy
+  sumdb:
+    description:
+      - With O(goproxy), the checksum database in GOSUMDB's syntax (V(<name>+<key> [<url>]), or V(sum.golang.org)).
+        Verification cannot be turned off.
+    type: str
+    default: sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8
+  sumdb_state_dir:
+    description:
+      - Folder on the controller where the newest signed tree head of each checksum database is kept between
+        runs (one file per database, the folder 0700), so that a forked log is refused on a later run.
+      - An AWX execution environment forgets its files between jobs - there each job starts with no remembered
+        head, and a fork is noticed only within a job. Point it at a persistent volume to keep it.
+    type: path
+    default: ~/.cache/gofleet/sumdb
+    env:
+      - name: GOFLEET_SUMDB_STATE_DIR
   check_file:
     description:
       - Also send a C(HEAD) request for each resolved archive URL (following redirects) and fail unless it answers
@@ -203,11 +233,29 @@ _raw:
       type: bool
       sample: true
     source:
-      description: Where the digest came from, V(index) or V(sidecar).
+      description: Where the digest came from, V(index) or V(sidecar); with O(goproxy), V(sumdb).
       type: str
       sample: index
+    kind:
+      description: V(archive) (go.dev's archive, verified by C(sha256)) or V(module) (with O(goproxy), the
+        toolchain module zip, verified by C(h1)).
+      type: str
+      sample: archive
+    h1:
+      description: With O(goproxy), the module zip's C(h1:) hash as the checksum database's verified record gives it.
+      type: str
+      sample: h1:2G8yQn8rYRhWVLiG5tD3FzNk1b7y4iVqg5cH2U3Nq1k=
+    module_version:
+      description: With O(goproxy), the toolchain module version (C(v0.0.1-go1.27.3.linux-amd64)).
+      type: str
+    verification:
+      description:
+        - With O(goproxy), what the checksum database proved - C(db), C(record) (its number in the log),
+          C(tree_size), C(tree_hash), C(lines) (the go.sum lines) and C(verified_by) (V(controller)).
+      type: dict
 """
 
+import os
 import subprocess
 
 from ansible.errors import AnsibleLookupError
@@ -215,7 +263,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _platform, _release, _versions
+from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy, _platform, _release, _sumdb, _versions
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 from ansible_collections.gofleet.golang.plugins.plugin_utils import _http
 
@@ -253,15 +301,20 @@ class LookupModule(LookupBase):
         except GofleetError as e:
             raise AnsibleLookupError("go_release: %s" % e) from None
         fetch = self._fetcher(client)
+        goproxy = self.get_option("goproxy")
+        where = ("GOPROXY " + _http.redact_url(goproxy)) if goproxy else base
         try:
             results = []
             for spec in specs:
                 try:
-                    rel = _release.resolve(spec, goos, goarch, fetch, base,
-                                           include_unstable=self.get_option("include_unstable"),
-                                           use_index=self.get_option("use_index"))
+                    if goproxy:
+                        rel = self._resolve_module(spec, goos, goarch, client)
+                    else:
+                        rel = _release.resolve(spec, goos, goarch, fetch, base,
+                                               include_unstable=self.get_option("include_unstable"),
+                                               use_index=self.get_option("use_index"))
                 except GofleetError as e:
-                    raise AnsibleLookupError("go_release %r (%s-%s) at %s: %s" % (spec, goos, goarch, base, e)) from None
+                    raise AnsibleLookupError("go_release %r (%s-%s) at %s: %s" % (spec, goos, goarch, where, e)) from None
                 if self.get_option("check_file"):
                     self._check_file(client, spec, rel)
                 results.append(rel.as_dict())
@@ -270,6 +323,22 @@ class LookupModule(LookupBase):
             client.close()
 
     # ---- pieces -----------------------------------------------------------------------------
+    def _resolve_module(self, spec, goos, goarch, client):
+        """The toolchain module through the GOPROXY list, verified here against the checksum database."""
+        fetch = _goproxy.open_fetch(client.get_bytes)
+        proxy = _goproxy.Proxy(_goproxy.parse_goproxy(self.get_option("goproxy")), fetch)
+        db = _sumdb.parse_gosumdb(self.get_option("sumdb"))
+        state = _sumdb.State(os.path.expanduser(self.get_option("sumdb_state_dir")))
+
+        def verify(modver):
+            return _sumdb.lookup(db, proxy.sumdb_url(db), _goproxy.TOOLCHAIN, modver, fetch, state)
+
+        release = _release.resolve_module(spec, goos, goarch, proxy, include_unstable=self.get_option("include_unstable"),
+                                          verify=verify)
+        if release.verification:
+            release.verification["verified_by"] = "controller"
+        return release
+
     def _platform(self):
         goos, arch = self.get_option("os"), self.get_option("arch")
         if not goos or not arch:

@@ -570,8 +570,7 @@ def zip_members(fileobj, label="module zip", modver=None, max_bytes=MAX_ZIP_BYTE
             if parts[-1] == "_go.mod":
                 copies.append(("go/" + rest[:-len("_go.mod")] + "go.mod",) + item[1:])
         copies.sort(key=lambda c: c[0] == "go/src/go.mod")
-        for item in copies:
-            yield item
+        yield from copies
 
 
 def _opener(zf, info, label, name):

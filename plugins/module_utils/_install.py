@@ -19,6 +19,7 @@ following links; a `src` that another user could rewrite is first copied into th
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import stat
@@ -53,10 +54,10 @@ class Plan:
 class Archive:
     """An open archive file and the SHA-256 of the bytes in it (the ones that will be unpacked)."""
 
-    __slots__ = ("file", "sha256", "size", "label")
+    __slots__ = ("file", "sha256", "size", "label", "h1")
 
-    def __init__(self, file, sha256, size, label):
-        self.file, self.sha256, self.size, self.label = file, sha256, size, label
+    def __init__(self, file, sha256, size, label, h1=None):
+        self.file, self.sha256, self.size, self.label, self.h1 = file, sha256, size, label, h1
 
 
 # ---- the archive ----------------------------------------------------------------------------
@@ -102,6 +103,46 @@ def open_src(path, private_dir):
         raise
 
 
+def obtain_module(fetcher, proxy, release, directory):
+    """Download a toolchain module zip through the GOPROXY list (the next entry on 404/410, or on
+    any error after `|`, as cmd/go) into `directory`, hash it (its h1: dirhash, before anything is
+    extracted) and return it as an open Archive with `.h1` set."""
+    from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy  # pylint: disable=import-outside-toplevel
+
+    def download(url):
+        path = _goproxy.file_url_path(url)
+        if path:  # a file:// proxy: copied into the private area, like a node-local src
+            return open_src(path, directory)
+        got = fetcher.download(url, directory, None, None, name=release.filename, max_bytes=_goproxy.MAX_ZIP_BYTES)
+        try:
+            f = open(got, "rb")
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(got)
+        return Archive(f, None, os.fstat(f.fileno()).st_size, release.filename)
+
+    rel_path = "%s/@v/%s" % (_goproxy.TOOLCHAIN, release.filename)
+    archive = proxy.walk(rel_path, download)[1]
+    try:
+        archive.h1 = module_hash(archive)
+        archive.label = release.filename
+    except BaseException:
+        archive.file.close()
+        raise
+    return archive
+
+
+def module_hash(archive):
+    """The h1: dirhash of a module zip Archive (from its one descriptor), rewound afterwards."""
+    from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy  # pylint: disable=import-outside-toplevel
+
+    archive.file.seek(0)
+    try:
+        return _goproxy.hash1_zip(archive.file)
+    finally:
+        archive.file.seek(0)
+
+
 def obtain(fetcher, release, directory):
     """Download the release into `directory` (verified against its size and SHA-256 while it
     streams) and return it as an open Archive; the file itself is unlinked at once."""
@@ -143,15 +184,18 @@ class Engine:
             self._states[key] = state
         return self._states[key]
 
-    def recorded(self, goos, goarch):
-        """installed(version) -> the recorded sha256 of an install of that version from verified
-        bytes on this platform, or None: what the resolver consults before asking any server. The
-        tree itself is judged once, by plan(): a damaged one is reinstalled from these same bytes."""
+    def recorded(self, goos, goarch, kind="archive"):
+        """installed(version) -> the recorded digest (sha256 of an archive, h1 of a module zip: `kind`)
+        of an install of that version from verified bytes on this platform, or None: what the resolver
+        consults before asking any server. The tree itself is judged once, by plan(): a damaged one is
+        reinstalled from these same bytes."""
+        field = "h1" if kind == "module" else "sha256"
+
         def installed(version):
             meta = self.layout.metadata(version) or {}
-            if not meta.get("sha256") or (meta.get("os"), meta.get("arch")) != (goos, goarch):
+            if not meta.get(field) or (meta.get("os"), meta.get("arch")) != (goos, goarch):
                 return None
-            return meta["sha256"] if os.path.isdir(self.layout.version_dir(version)) else None
+            return meta[field] if os.path.isdir(self.layout.version_dir(version)) else None
         return installed
 
     # ---- planning ---------------------------------------------------------------------------
@@ -206,12 +250,25 @@ class Engine:
         return archive
 
     def install(self, release, archive, goos, goarch):
-        """Verify the archive's bytes, stage them, check the tree, commit it; return its version."""
-        if archive.sha256 != release.sha256:
+        """Verify the archive's bytes, stage them, check the tree, commit it; return its version.
+        A module zip is verified by its h1: dirhash (computed here from the one descriptor unless the
+        download already did) and unpacked as cmd/go lays it out (module_utils/_goproxy)."""
+        members = None
+        if release.kind == "module":
+            from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy  # pylint: disable=import-outside-toplevel
+
+            if archive.h1 is None:
+                archive.h1 = module_hash(archive)
+            if archive.h1 != release.h1:
+                raise InstallError("%s: its hash %s does not match the expected %s (%s); nothing was installed"
+                                   % (archive.label, archive.h1, release.h1, _h1_origin(release)))
+            modver = _goproxy.module_version(release.version, release.os, release.arch) if release.version else None
+            members = functools.partial(_goproxy.zip_members, modver=modver)
+        elif archive.sha256 != release.sha256:
             raise InstallError("%s: sha256 %s does not match the expected %s; nothing was installed"
                                % (archive.label, archive.sha256, release.sha256))
         _layout.pause_point("after_hash")  # tests: the moment a swap of the archive would pay off
-        self._staged = self.layout.stage(archive.file)
+        self._staged = self.layout.stage(archive.file, members=members, label=archive.label)
         state = _tree.judge(self._staged, goos, goarch, version=release.version)
         if state.problem:
             raise InstallError("%s: %s; nothing was installed" % (archive.label, _staged_problem(state, release)))
@@ -226,6 +283,9 @@ class Engine:
         record = dict(version=version, os=goos, arch=goarch, sha256=release.sha256, filename=release.filename,
                       url=_download.redact_url(release.url), src=release.src,
                       installed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        if release.kind == "module":
+            record.update(kind="module", h1=release.h1, h1_source=release.sources.get("h1"),
+                          verification=release.verification)
         self.layout.commit(self._staged, version, record)
         self._staged = None
         self._states.pop((version, goos, goarch), None)
@@ -267,3 +327,11 @@ def _staged_problem(state, release):
     if problem.startswith("bin/go unreadable"):
         return "bin/go cannot be read as an executable (%s)" % problem.split(": ", 1)[-1]
     return problem
+
+
+def _h1_origin(release):
+    source = release.sources.get("h1")
+    if source == "sumdb" and release.verification:
+        return "the checksum database %s's record %s" % (release.verification.get("db"),
+                                                         release.verification.get("record"))
+    return {"checksum": "the checksum= pin", "record": "this host's install record"}.get(source, source)

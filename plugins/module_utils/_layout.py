@@ -223,7 +223,7 @@ class Layout:
             if not meta or not meta.get("rebuilt_from"):
                 return _tree.TreeState(d, goos, goarch, problem="no record of its rebuild (%s)" % self.meta_path(version))
             want = rebuilt_from
-        elif not meta or not meta.get("sha256"):
+        elif not meta or not (meta.get("sha256") or meta.get("h1")):
             return _tree.TreeState(d, goos, goarch,
                                    problem="no record of a verified archive (%s)" % self.meta_path(version))
         manifest = _read_json(self.manifest_path(version))
@@ -345,6 +345,12 @@ class Layout:
                     if name.startswith("." + base + ".gofleet-"):
                         _remove_any(os.path.join(parent, name))
 
+    def sumdb_dir(self):
+        """<root>/.gofleet/sumdb: the checksum databases' newest signed tree heads this host has seen
+        (root-only, like the rest of the private area), so a forked log is noticed on the next run.
+        Made by _sumdb.State when it first saves a head (never in check mode)."""
+        return os.path.join(self.root, META, "sumdb")
+
     def private_dir(self):
         """A fresh root-only (0700) folder inside the install root, on the trees' file system, for
         files nobody else may touch (go_install copies an untrusted `src` archive there). Remove it
@@ -363,8 +369,12 @@ class Layout:
                 % (self.root, need >> 20, archive_size >> 20, free >> 20))
 
     # ---- writing ----------------------------------------------------------------------------
-    def stage(self, archive):
+    def stage(self, archive, members=None, label=None):
         """Extract a Go .tar.gz archive into a staging folder; return the staged GOROOT (its go/).
+
+        members(f, label): another reader of the archive's members, yielding what _tar_members
+        yields with names under go/ (_goproxy.zip_members for a toolchain module zip); the same
+        checks of every name, type and size apply.
 
         `archive` is a path or an open, seekable binary file (read from its start: go_install passes
         the descriptor it opened once, with O_NOFOLLOW, and hashed). Only regular files and folders
@@ -379,12 +389,12 @@ class Layout:
                 raise LayoutError("%s cannot be read: %s" % (archive, e.strerror or e))
         else:
             f = archive
-            label = os.path.basename(str(getattr(archive, "name", "the archive")))
+            label = label or os.path.basename(str(getattr(archive, "name", "the archive")))
             f.seek(0)
         staging = tempfile.mkdtemp(prefix=".stage-", dir=self.root)
         try:
             try:
-                manifest = _extract_tar(f, staging, label)
+                manifest = _extract_tar(f, staging, label, reader=members)
             finally:
                 if f is not archive:
                     f.close()
@@ -779,13 +789,14 @@ def _fold(path):
     return unicodedata.normalize("NFC", path).casefold()
 
 
-def _extract_tar(f, dest, label):
-    """Extract the checked members into dest; return the tree's manifest (relative to dest/go)."""
+def _extract_tar(f, dest, label, reader=None):
+    """Extract the checked members into dest; return the tree's manifest (relative to dest/go).
+    reader(f, label): what yields the members (default: the tar reader)."""
     manifest = _tree.new_manifest()
     members = set()   # exact names of members written
     folded = {}       # folded path -> the spelling first seen (members and the folders above them)
     made = {dest}     # folders that exist
-    for name, is_dir, mode, size, mtime, open_data in _tar_members(f, label):
+    for name, is_dir, mode, size, mtime, open_data in (reader or _tar_members)(f, label):
         parts = _check_name(name, label)
         rel = "/".join(parts)
         if rel in members:

@@ -19,6 +19,11 @@ A pinned checksum always wins over a published digest. Every index field that re
 URL or a comparison is checked here once: the filename must be exactly the official name for the
 version and platform (so no index can name a path), sha256 64 hex digits, size a positive integer.
 Any index, however malformed, gives a ReleaseError naming the field: never a traceback.
+
+The second source kind is a Go module proxy (`resolve_module`): the toolchain as the module
+golang.org/toolchain, versions from the proxy's ``@v/list``, the zip's expected ``h1:`` hash from
+the checksum database (a `verify(modver)` callable: module_utils/_sumdb's verified lookup) or from
+the caller's pin - never from the proxy itself. Same order: record, pin, then the proxy.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from ansible_collections.gofleet.golang.plugins.module_utils._versions import (
 )
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_H1 = re.compile(r"^h1:[A-Za-z0-9+/]{43}=$")  # base64 of a SHA-256
 MAX_ARCHIVE_SIZE = 4 << 30  # no Go archive comes near it; a larger "size" is a hostile index
 MAX_INDEX_BYTES = 32 << 20
 MAX_SIDECAR_BYTES = 4096
@@ -47,30 +53,49 @@ class ReleaseError(VersionError):
 class Release:
     """One official release file, complete: every field known, and where each came from.
 
-    `sources` maps version, sha256 and size to index, sidecar, checksum (the caller's pin) or
-    record (the layout's record of an install from verified bytes). `src`: the node-local archive
-    it comes from instead of a URL (url is then None; version None until its tree is read)."""
+    `kind`: "archive" (go.dev's .tar.gz/.zip, verified by `sha256`) or "module" (the toolchain
+    module zip from a Go module proxy, verified by its `h1` dirhash; `filename` is the module
+    version's .zip, `verification` what the checksum database proved, or None with a pin).
+    `sources` maps version, sha256 (h1 for a module) and size to index, sidecar, checksum (the
+    caller's pin), record (the layout's record of an install from verified bytes), list (the
+    proxy's version list) or sumdb. `src`: the node-local file it comes from instead of a URL (url
+    is then None; version None until its tree is read)."""
 
-    __slots__ = ("version", "filename", "url", "sha256", "size", "os", "arch", "stable", "sources", "src")
+    __slots__ = ("version", "filename", "url", "sha256", "size", "os", "arch", "stable", "sources", "src", "kind",
+                 "h1", "verification")
 
-    def __init__(self, version, filename, url, sha256, size, goos, goarch, stable, sources, src=None):
+    def __init__(self, version, filename, url, sha256, size, goos, goarch, stable, sources, src=None, kind="archive",
+                 h1=None, verification=None):
         self.version, self.filename, self.url = version, filename, url
         self.sha256, self.size, self.os, self.arch = sha256, size, goos, goarch
         self.stable, self.sources, self.src = stable, sources, src
+        self.kind, self.h1, self.verification = kind, h1, verification
 
     @property
     def tag(self):
         return "go" + self.version if self.version else None
 
     @property
+    def digest_key(self):
+        """The field that verifies the bytes: sha256 for an archive, h1 for a module zip."""
+        return "h1" if self.kind == "module" else "sha256"
+
+    @property
+    def digest(self):
+        return self.h1 if self.kind == "module" else self.sha256
+
+    @property
     def offline(self):
         """True when deciding it took no request."""
-        return "index" not in self.sources.values() and "sidecar" not in self.sources.values()
+        return not set(self.sources.values()) & {"index", "sidecar", "list", "sumdb"}
 
     def as_dict(self):
-        return dict(version=self.version, tag=self.tag, filename=self.filename, url=self.url, sha256=self.sha256,
-                    size=self.size, os=self.os, arch=self.arch, stable=self.stable, source=self.sources["sha256"],
-                    sources=dict(self.sources))
+        out = dict(version=self.version, tag=self.tag, filename=self.filename, url=self.url, sha256=self.sha256,
+                   size=self.size, os=self.os, arch=self.arch, stable=self.stable, kind=self.kind,
+                   source=self.sources[self.digest_key], sources=dict(self.sources))
+        if self.kind == "module":
+            out.update(h1=self.h1, module_version=self.filename[:-len(".zip")], verification=self.verification)
+        return out
 
     def __repr__(self):
         return "Release(%s %s)" % (self.filename, self.sources)
@@ -88,6 +113,17 @@ def parse_checksum(value, what="checksum"):
     if not _HEX64.match(text):
         raise ReleaseError("%s %s is not a SHA-256 digest: expected 64 hex digits, optionally prefixed with "
                            "'sha256:'" % (what, _show(value)))
+    return text
+
+
+def parse_h1(value, what="checksum"):
+    """'h1:<base64>' (a Go module hash, as in go.sum) -> the same text; None stays None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not _H1.match(text):
+        raise ReleaseError("%s %s is not a Go module hash: expected h1: and the base64 of a SHA-256 (44 characters), "
+                           "as go.sum writes it" % (what, _show(value)))
     return text
 
 
@@ -273,3 +309,69 @@ def _from_sidecar(spec, goos, goarch, fetch, base_url, use_index):
                            % (url, filename, _show(text[:80])))
     return Release(version, filename, file_url(base_url, filename), digest.lower(), None, goos, goarch,
                    spec.version.stable, dict(version="sidecar", sha256="sidecar", size=None))
+
+
+# ---- the module proxy ---------------------------------------------------------------------------
+def resolve_module(spec, goos, goarch, proxy, checksum=None, include_unstable=False, installed=None, verify=None):
+    """Decide the toolchain module Release for `spec` on goos/goarch through a Go module proxy.
+
+    proxy: an _goproxy.Proxy (the GOPROXY list and a fetch); checksum: an h1: pin, or None;
+    installed(version) -> the recorded h1 of a healthy install of that version, or None;
+    verify(modver) -> the checksum database's Verification of that module version (its `h1`),
+    called only when there is no pin. Order: record, pin (both exact versions, no request), then
+    the proxy's version list and the database. Raises ReleaseError, or the proxy's or the
+    database's own error."""
+    from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy  # pylint: disable=import-outside-toplevel
+
+    spec = parse_spec(spec) if not hasattr(spec, "kind") else spec
+    pin = parse_h1(checksum)
+    if spec.kind == "exact":
+        version = str(spec.version)
+        recorded = installed(version) if installed else None
+        if recorded and (pin is None or pin == recorded):
+            return _module_release(proxy, version, goos, goarch, spec.version.stable, recorded, "record")
+        if pin:
+            return _module_release(proxy, version, goos, goarch, spec.version.stable, pin, "checksum")
+    published = proxy.versions(goos, goarch)
+    where = "the module proxy's version list of %s for %s-%s" % (_goproxy.TOOLCHAIN, goos, goarch)
+    index = [dict(version=v, stable=parse_version(v).stable) for v in published]
+    if not index:
+        raise ReleaseError("%s is empty (GOPROXY %s): no Go toolchain for this platform there"
+                           % (where, ",".join(e.url for e in proxy.entries)))
+    try:
+        v, rel = choose_version(spec, index, include_unstable)
+    except VersionError as e:
+        raise ReleaseError("%s: %s" % (where, e)) from None
+    version = str(v)
+    if spec.kind != "exact" and installed:
+        recorded = installed(version)
+        if recorded and (pin is None or pin == recorded):
+            release = _module_release(proxy, version, goos, goarch, is_stable_release(v, rel), recorded, "record")
+            release.sources["version"] = "list"
+            return release
+    if pin:
+        release = _module_release(proxy, version, goos, goarch, is_stable_release(v, rel), pin, "checksum")
+    else:
+        modver = _goproxy.module_version(version, goos, goarch)
+        verification = verify(modver)
+        release = _module_release(proxy, version, goos, goarch, is_stable_release(v, rel), verification.h1, "sumdb")
+        release.verification = verification.as_dict()
+    release.sources["version"] = "list"
+    return release
+
+
+def _module_release(proxy, version, goos, goarch, stable, h1, source):
+    from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy  # pylint: disable=import-outside-toplevel
+
+    modver = _goproxy.module_version(version, goos, goarch)
+    first = proxy.entries[0].url  # where the zip is asked for first (obtain_module walks the list)
+    url = proxy.zip_url(first, version, goos, goarch) if first != "off" else None
+    return Release(version, modver + ".zip", url, None, None, goos, goarch, stable,
+                   dict(version=source, h1=source, size=None), kind="module", h1=h1)
+
+
+def local_module(src, h1, version, goos, goarch, recorded=False):
+    """The Release of a node-local toolchain module zip `src` with a pinned h1: hash."""
+    origin = "record" if recorded else ("checksum" if version else None)
+    return Release(version, os.path.basename(src), None, None, None, goos, goarch, True,
+                   dict(version=origin, h1="checksum", size=None), src=src, kind="module", h1=parse_h1(h1))

@@ -126,8 +126,8 @@ class Verifier:
         if not isinstance(vkey, str):
             raise SumdbError("checksum database key must be text 'name+hash+key', not %s" % type(vkey).__name__)
         shown = vkey[:200]
-        name, _, rest = vkey.partition("+")
-        hash16, _, key64 = rest.partition("+")
+        name, dummy, rest = vkey.partition("+")
+        hash16, dummy, key64 = rest.partition("+")
         key = _b64decode(key64)
         if not _HEX8.match(hash16) or not key or not _valid_name(name):
             raise SumdbError("checksum database key %r is malformed: expected <name>+<8 hex digits>+<base64 key>, "
@@ -184,7 +184,7 @@ def verify_note(text, verifier):
         if not line.startswith("\u2014 "):
             raise SumdbError("signed note from %s: line %r is not a signature ('\u2014 <name> <base64>'); refused"
                              % (verifier.name, line[:120]))
-        name, _, b64 = line[2:].partition(" ")
+        name, dummy, b64 = line[2:].partition(" ")
         sig = _b64decode(b64)
         if not _valid_name(name) or not b64 or sig is None or len(sig) < 5:
             raise SumdbError("signed note from %s: malformed signature line %r; refused" % (verifier.name, line[:120]))
@@ -293,7 +293,7 @@ def _trailing_zeros(v):
 
 def stored_hash_index(level, n):
     """Where the n'th hash of a level is stored (tlog.StoredHashIndex)."""
-    for _ in range(level):
+    for dummy in range(level):
         n = 2 * n + 1
     i = 0
     while n > 0:
@@ -353,7 +353,7 @@ def _sub_tree_index(lo, hi, need):
 def _sub_tree_hash(lo, hi, hashes):
     count = 0
     while lo < hi:
-        k, _ = _maxpow2(hi - lo + 1)
+        k, dummy = _maxpow2(hi - lo + 1)
         count += 1
         lo += k
     h = hashes[count - 1]
@@ -380,7 +380,7 @@ def tree_hash(n, read_hashes):
 def _leaf_proof_index(lo, hi, n, need):
     if lo + 1 == hi:
         return need
-    k, _ = _maxpow2(hi - lo)
+    k, dummy = _maxpow2(hi - lo)
     if n < lo + k:
         _leaf_proof_index(lo, lo + k, n, need)
         _sub_tree_index(lo + k, hi, need)
@@ -393,7 +393,7 @@ def _leaf_proof_index(lo, hi, n, need):
 def _leaf_proof(lo, hi, n, hashes):
     if lo + 1 == hi:
         return [], hashes
-    k, _ = _maxpow2(hi - lo)
+    k, dummy = _maxpow2(hi - lo)
     if n < lo + k:
         p, hashes = _leaf_proof(lo, lo + k, n, hashes)
         th, hashes = _sub_tree_hash(lo + k, hi, hashes)
@@ -416,7 +416,7 @@ def _run_record_proof(p, lo, hi, n, leaf):
         return None if p else leaf
     if not p:
         return None
-    k, _ = _maxpow2(hi - lo)
+    k, dummy = _maxpow2(hi - lo)
     if n < lo + k:
         th = _run_record_proof(p[:-1], lo, lo + k, n, leaf)
         return None if th is None else node_hash(th, p[-1])
@@ -435,7 +435,7 @@ def check_record(proof, t, th, n, h):
 def _tree_proof_index(lo, hi, n, need):
     if n == hi:
         return need if lo == 0 else _sub_tree_index(lo, hi, need)
-    k, _ = _maxpow2(hi - lo)
+    k, dummy = _maxpow2(hi - lo)
     if n <= lo + k:
         _tree_proof_index(lo, lo + k, n, need)
         _sub_tree_index(lo + k, hi, need)
@@ -451,7 +451,7 @@ def _tree_proof(lo, hi, n, hashes):
             return [], hashes
         th, hashes = _sub_tree_hash(lo, hi, hashes)
         return [th], hashes
-    k, _ = _maxpow2(hi - lo)
+    k, dummy = _maxpow2(hi - lo)
     if n <= lo + k:
         p, hashes = _tree_proof(lo, lo + k, n, hashes)
         th, hashes = _sub_tree_hash(lo + k, hi, hashes)
@@ -476,7 +476,7 @@ def _run_tree_proof(p, lo, hi, n, old):
         return (p[0], p[0]) if len(p) == 1 else (None, None)
     if not p:
         return None, None
-    k, _ = _maxpow2(hi - lo)
+    k, dummy = _maxpow2(hi - lo)
     if n <= lo + k:
         oh, th = _run_tree_proof(p[:-1], lo, lo + k, n, old)
         return (None, None) if th is None else (oh, node_hash(th, p[-1]))

@@ -78,9 +78,48 @@ options:
   checksum:
     description:
       - SHA-256 of the archive (V(sha256:<hex>) or V(<hex>)). Always wins over the published digest.
+      - With O(goproxy), the toolchain module zip's C(h1:) hash instead, as C(go.sum) and the checksum database
+        write it (V(h1:<base64>)); it replaces the database's answer (air-gapped sites, a hash the controller
+        verified). With O(src), V(h1:...) means O(src) is a toolchain module zip.
       - Required with O(src). Without it, over plain C(http://), a warning says that the network path could
         serve another archive with a matching digest.
     type: str
+  checksum_index:
+    description:
+      - For the archive source (O(base_url)), the base URL of another index in go.dev's URL shapes (for example
+        V(https://go.dev)) whose published SHA-256 the archive must match, so that a mirror serving its own index
+        cannot vouch for itself. The mirror's and this index's digests must agree; the archive is still
+        downloaded from O(base_url).
+    type: str
+  goproxy:
+    description:
+      - Take the toolchain from a Go module proxy instead of O(base_url), as the go command's own toolchain switch
+        (C(GOTOOLCHAIN)) does - the module C(golang.org/toolchain), version C(v0.0.1-go<version>.<goos>-<goarch>)
+        (Go's architecture names, C(linux-arm) and not C(armv6l)) - so any proxy a company already runs serves it
+        (Artifactory, Nexus, Athens, goproxy.cn, a C(file://) tree).
+      - GOPROXY's list syntax. URLs separated by V(,) are tried in turn when one answers 404 or 410, by V(|) after
+        any error; V(direct) is go.dev's module endpoint (C(https://go.dev/dl/mod)), V(off) refuses to download.
+        Versions come from the proxy's C(@v/list); version specs are the same as with O(base_url).
+      - The zip's C(h1:) hash, computed from the downloaded bytes before anything is extracted, must equal the
+        checksum database's signed record (O(sumdb)), or O(checksum) when given. The proxy is never trusted
+        for it. The unpacked tree is a GOROOT like the archive's (C(_go.mod) files copied to C(go.mod), modes
+        as Go's release tooling sets them), through the same checks and atomic switch.
+    type: str
+  sumdb:
+    description:
+      - The checksum database that vouches for toolchain module zips (O(goproxy)), in GOSUMDB's syntax
+        V(<name>+<key>) or V(<name>+<key> <url>); a bare V(sum.golang.org) (or its alias for goproxy.cn users,
+        V(sum.golang.google.cn)) takes Go's published key.
+      - Without a URL it is reached as the go command reaches it - through the first GOPROXY entry that serves
+        C(<proxy>/sumdb/<name>/supported), else directly; a URL is used as it is.
+      - Its signed tree head is checked with the key, the record's inclusion in that tree with the log's tiles,
+        and the tree against the newest head this host saw before (kept root-only under
+        C(<install_root>/.gofleet/sumdb/)), so a forked log is refused.
+      - There is no way to turn it off (V(off) is refused); pin the hash with O(checksum) instead. Checking the
+        signature needs the C(cryptography) Python package on the node. Without it, give O(checksum)
+        (the role M(gofleet.golang.go) verifies on the controller and hands the node that pin).
+    type: str
+    default: sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8
   src:
     description:
       - Path on the node of an official C(.tar.gz) archive to install instead of downloading (air-gapped
@@ -156,6 +195,23 @@ EXAMPLES = r"""
   gofleet.golang.go_install:
     src: /var/tmp/go1.27.3.linux-amd64.tar.gz
     checksum: "sha256:4a8b0c..."
+
+- name: Install through the company's Go module proxy, verified by Go's checksum database
+  gofleet.golang.go_install:
+    version: "1.27.x"
+    goproxy: https://artifactory.example.com/api/go/golang-remote,direct
+
+- name: A private proxy and a private (or proxied) checksum database with its own key and URL
+  gofleet.golang.go_install:
+    version: "1.27.3"
+    goproxy: https://athens.example.com
+    sumdb: "sum.example.com+4f1e3c2a+AbCd... https://sum.example.com"
+
+- name: Cross-check a mirror's archive against go.dev's published digest
+  gofleet.golang.go_install:
+    version: "1.27.3"
+    base_url: https://mirror.example.com/golang
+    checksum_index: https://go.dev
 
 - name: Remove an old version
   gofleet.golang.go_install:
@@ -242,12 +298,16 @@ plan:
   sample: {"install": false, "switch": true, "prune": ["1.26.6"]}
 release:
   description:
-    - The release the run decided, with where each field came from (V(index), V(sidecar), V(checksum), V(record)).
-      The same value the P(gofleet.golang.go_release#lookup) lookup returns.
+    - The release the run decided, with where each field came from (V(index), V(sidecar), V(checksum), V(record),
+      V(checksum_index), V(list), V(sumdb)). The same value the P(gofleet.golang.go_release#lookup) lookup returns.
+    - With O(goproxy), C(kind) is V(module), C(h1) the verified hash of the module zip and C(verification) what
+      the checksum database proved (database, record number, tree size and hash, the go.sum lines,
+      C(verified_by=node)); null with a pinned O(checksum) (C(sources.h1) is then V(checksum)) or a hash from this
+      host's install record (V(record)).
   returned: state=present
   type: dict
   sample: {"version": "1.27.3", "filename": "go1.27.3.linux-amd64.tar.gz", "sha256": "59522b...", "size": 68268484,
-           "sources": {"version": "index", "sha256": "index", "size": "index"}}
+           "kind": "archive", "sources": {"version": "index", "sha256": "index", "size": "index"}}
 installed_versions:
   description: Versions under O(install_root) after the run, oldest first.
   returned: always
@@ -274,7 +334,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _download, _install, _layout, _platform, _release
-from ansible_collections.gofleet.golang.plugins.module_utils import _versions
+from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy, _sumdb, _versions
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
 
@@ -293,6 +353,7 @@ class GoInstall:
         self.engine = _install.Engine(self.layout, self.host, self._run_env, module.warn)
         self.result = dict(changed=False, active_link=self.layout.active_link, removed_versions=[], url=None,
                            sha256=None, host=self.host)
+        self._proxy = None
 
     def _run(self, argv):
         return self.module.run_command(argv, environ_update=dict(LANG="C", LC_ALL="C"))
@@ -331,15 +392,64 @@ class GoInstall:
 
     def release(self, goos, goarch):
         """spec -> Release: the resolver (records first, then a pinned checksum, the index, a sidecar);
-        with src, the archive on the node (its version: the one given, else the record of these bytes)."""
+        with src, the archive on the node (its version: the one given, else the record of these bytes);
+        with goproxy, the toolchain module (module_release)."""
         checksum = self.p["checksum"]
+        if self.p["goproxy"] or (self.p["src"] and str(checksum).strip().startswith("h1:")):
+            return self.module_release(goos, goarch)
         if self.p["src"]:
             version = _versions.exact_version(self.p["version"]) if self.p["version"] else None
             digest = _release.parse_checksum(checksum)
             recorded = version is None and self.layout.version_with_digest(digest)
             return _release.local(self.p["src"], digest, version or recorded or None, goos, goarch, bool(recorded))
-        return _release.resolve(self.spec(), goos, goarch, self._fetch, self.p["base_url"].rstrip("/"),
-                                checksum=checksum, installed=self.engine.recorded(goos, goarch))
+        release = _release.resolve(self.spec(), goos, goarch, self._fetch, self.p["base_url"].rstrip("/"),
+                                   checksum=checksum, installed=self.engine.recorded(goos, goarch))
+        if self.p["checksum_index"] and release.sources["sha256"] not in ("checksum", "record"):
+            self.cross_check(release, goos, goarch)
+        return release
+
+    def cross_check(self, release, goos, goarch):
+        """The archive's digest as another index (checksum_index) publishes it must be the mirror's."""
+        base = self.p["checksum_index"].rstrip("/")
+        other = _release.resolve(release.version, goos, goarch, self._fetch, base)
+        if other.sha256 != release.sha256:
+            raise GofleetError("%s: %s publishes sha256 %s, but checksum_index %s publishes %s: the mirror's index "
+                               "does not agree with the one it is checked against; nothing was installed"
+                               % (release.filename, _download.redact_url(self.p["base_url"]), release.sha256,
+                                  _download.redact_url(base), other.sha256))
+        release.sources["sha256"] = "checksum_index"
+
+    @property
+    def proxy(self):
+        if self._proxy is None:
+            self._proxy = _goproxy.Proxy(_goproxy.parse_goproxy(self.p["goproxy"] or "off"),
+                                         _goproxy.open_fetch(self.fetcher.get_bytes))
+        return self._proxy
+
+    def module_release(self, goos, goarch):
+        """The toolchain module through the GOPROXY list, its h1: from the checksum database (or the pin);
+        with src, a node-local module zip and its pinned h1:."""
+        checksum = self.p["checksum"]
+        if checksum and not str(checksum).strip().startswith("h1:"):
+            raise GofleetError("checksum=%s: with goproxy, checksum is the toolchain module zip's h1: hash (as go.sum "
+                               "and the checksum database write it, h1:<base64>), not an archive's SHA-256"
+                               % checksum)
+        if self.p["src"]:
+            version = _versions.exact_version(self.p["version"]) if self.p["version"] else None
+            return _release.local_module(self.p["src"], checksum, version, goos, goarch)
+        release = _release.resolve_module(self.spec(), goos, goarch, self.proxy, checksum=checksum,
+                                          installed=self.engine.recorded(goos, goarch, kind="module"),
+                                          verify=self.verify)
+        if release.verification:
+            release.verification["verified_by"] = "node"
+        return release
+
+    def verify(self, modver):
+        """The checksum database's verified record of golang.org/toolchain@modver, checked on this node."""
+        db = _sumdb.parse_gosumdb(self.p["sumdb"])
+        state = _sumdb.State(self.layout.sumdb_dir(), read_only=self.module.check_mode)
+        return _sumdb.lookup(db, self.proxy.sumdb_url(db), _goproxy.TOOLCHAIN, modver,
+                             _goproxy.open_fetch(self.fetcher.get_bytes), state)
 
     # ---- states -----------------------------------------------------------------------------
     def state_present(self):
@@ -358,9 +468,14 @@ class GoInstall:
             return self._finish(plan, before)
         if plan.install:
             self.layout.free_space_check(release.size or 100 << 20)
-            archive = self.engine.keep_open(
-                _install.open_src(release.src, self.engine.private_dir()) if release.src
-                else _install.obtain(self.fetcher, release, self.engine.private_dir()))
+            private = self.engine.private_dir()
+            if release.src:
+                archive = _install.open_src(release.src, private)
+            elif release.kind == "module":
+                archive = _install.obtain_module(self.fetcher, self.proxy, release, private)
+            else:
+                archive = _install.obtain(self.fetcher, release, private)
+            self.engine.keep_open(archive)
             version = self.engine.install(release, archive, goos, goarch)
             self.result["changed"] = True
             if plan.version is None:  # an src archive: now its tree tells the version
@@ -393,7 +508,10 @@ class GoInstall:
         return self._finish(plan, before, removing=True)
 
     def _warn_transport(self, release):
-        if release.url and release.sources.get("sha256") != "record":
+        """Plain http with nothing but the mirror's word for the digest: warned. A module zip's hash is
+        the checksum database's (signed) or a pin, never the proxy's: no warning."""
+        trusted = ("record", "checksum_index")
+        if release.url and release.kind == "archive" and release.sources.get("sha256") not in trusted:
             text = _download.insecure_transport_warning(release.url, pinned=bool(self.p["checksum"]),
                                                         validate_certs=self.p["validate_certs"])
             if text:
@@ -455,6 +573,9 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         base_url=dict(type="str", default=_versions.DEFAULT_BASE_URL),
         checksum=dict(type="str"),
+        checksum_index=dict(type="str"),
+        goproxy=dict(type="str"),
+        sumdb=dict(type="str", default=_sumdb.DEFAULT),
         src=dict(type="path"),
         os=dict(type="str"),
         arch=dict(type="str"),
@@ -468,7 +589,7 @@ def main():
     argument_spec.update(_download.url_options())
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[("version_file", "src")],
+        mutually_exclusive=[("version_file", "src"), ("goproxy", "checksum_index")],
         required_by={"src": "checksum"},
         required_if=[("state", "absent", ("version",))],
         supports_check_mode=True,

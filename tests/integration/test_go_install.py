@@ -347,8 +347,12 @@ def test_examples_run_in_a_container(go_mirror, distro_images, tmp_path):
         digest = f.read().split()[0]
     text = go_install.EXAMPLES.replace("https://mirror.example.com/golang", go_mirror.url).replace(
         "/var/tmp/go1.27.3.linux-amd64.tar.gz", "/var/tmp/" + archive).replace("sha256:4a8b0c...", "sha256:" + digest)
+    text = text.replace("checksum_index: https://go.dev", "checksum_index: " + go_mirror.url)
     examples = yaml.safe_load(text)
-    assert len(examples) == 6
+    assert len(examples) == 9
+    # the goproxy examples verify signatures on the node, which needs the cryptography package the bookworm
+    # image lacks: they run on localhost against the test bed's proxy (test_go_install_goproxy.py)
+    examples = [e for e in examples if "goproxy" not in e["gofleet.golang.go_install"]]
     setup = [
         {"name": "a project folder", "ansible.builtin.file": {"path": "/srv/app", "state": "directory"}},
         {"name": "a project", "ansible.builtin.copy": {"dest": "/srv/app/go.mod",
@@ -363,9 +367,10 @@ def test_examples_run_in_a_container(go_mirror, distro_images, tmp_path):
         assert rc == 0, out
         host = next(iter(hosts))
         done = [bed_hosts.task_results(result, t["name"])[host] for t in examples]
-        assert [d["version"] for d in done] == [NEW, OLD, OLD, NEW, NEW, OLD]
+        assert [d["version"] for d in done] == [NEW, OLD, OLD, NEW, NEW, NEW, OLD]
         # go.mod names 1.26.6 (installed, inactive): switching to it is a change; 1.27.3 switches back
-        assert [d["changed"] for d in done] == [True, True, True, True, False, True]
+        assert [d["changed"] for d in done] == [True, True, True, True, False, False, True]
+        assert done[5]["release"]["sources"]["sha256"] in ("checksum_index", "record")
         listing = _podman_exec(host, "ls", "/opt/go").stdout.split()
         assert [n for n in listing if n.startswith("go1")] == ["go" + NEW]
         assert _podman_exec(host, "/usr/local/go/bin/go", "version").stdout.startswith("go version go" + NEW)

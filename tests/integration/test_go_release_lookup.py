@@ -200,3 +200,35 @@ def test_ansible_doc_renders():
     assert done.returncode == 0, done.stderr
     assert "include_unstable" in done.stdout and "EXAMPLES" in done.stdout and "RETURN VALUES" in done.stdout
     assert "[WARNING]" not in done.stderr, done.stderr
+
+
+# ---- the module proxy, verified on the controller -----------------------------------------------
+def test_goproxy_resolves_and_verifies_on_the_controller(go_mirror, tmp_path):
+    from testbed import goproxy  # pylint: disable=import-outside-toplevel
+    state = tmp_path / "sumdb"
+    got = lookup(["1.26.x", "stable"], goproxy=go_mirror.url + "/goproxy", sumdb=goproxy.sumdb_vkey(),
+                 sumdb_state_dir=str(state), os="linux", arch="arm64")
+    assert [r["version"] for r in got] == [config.OLDSTABLE, config.NEWEST]
+    for r in got:
+        modver = goproxy.toolchain_version(r["version"], "linux", "arm64")
+        assert r["kind"] == "module" and r["module_version"] == modver and r["source"] == "sumdb"
+        assert r["url"] == go_mirror.url + "/goproxy/golang.org/toolchain/@v/%s.zip" % modver
+        assert r["verification"]["verified_by"] == "controller" and r["h1"].startswith("h1:")
+        assert "golang.org/toolchain %s %s" % (modver, r["h1"]) in r["verification"]["lines"]
+    assert oct(state.stat().st_mode & 0o777) == "0o700" and "latest-" + goproxy.keys()["name"] in os.listdir(state)
+
+
+def test_goproxy_lookup_refuses_a_fork_it_can_see(go_mirror, tmp_path):
+    from testbed import goproxy  # pylint: disable=import-outside-toplevel
+    opts = dict(goproxy=go_mirror.url + "/goproxy", sumdb=goproxy.sumdb_vkey(), sumdb_state_dir=str(tmp_path),
+                os="linux", arch="amd64")
+    lookup([config.OLDSTABLE], **opts)
+    go_mirror.fault("sumdb_fork")
+    with pytest.raises(LookupFailed, match="fork"):
+        lookup([config.OLDSTABLE], **opts)
+
+
+def test_goproxy_lookup_refuses_sumdb_off(go_mirror, tmp_path):
+    with pytest.raises(LookupFailed, match="checksum"):
+        lookup(["stable"], goproxy=go_mirror.url + "/goproxy", sumdb="off", sumdb_state_dir=str(tmp_path),
+               os="linux", arch="amd64")

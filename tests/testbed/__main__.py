@@ -108,8 +108,8 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     pp = sub.add_parser("prepare")
-    pp.add_argument("what", nargs="?", default="all", choices=["all", "mirror", "goproxy", "distpack", "binaries", "programs",
-                                                                   "images"])
+    pp.add_argument("what", nargs="?", default="all",
+                    choices=["all", "mirror", "goproxy", "distpack", "binaries", "programs", "images"])
     sub.add_parser("report")
     sub.add_parser("demo")
     a = p.parse_args()

@@ -79,6 +79,7 @@ def file_digest(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
+
 # The test bed's Go module proxy (testbed.goproxy): the checksum database's name, the padding
 # records logged before the toolchains (so their records lie in the second level-0 tile and a
 # level-1 tile exists), and the size of the older tree head kept for consistency proofs.

@@ -454,9 +454,9 @@ def _write_db(root: str, log: Log, size: int, key: NoteKey, ids: dict, extra_siz
 
 def goproxy_dir() -> str:
     files = sorted(config.MIRROR_FILES)
-    return os.path.join(config.CACHE, "goproxy", config.key(files, os.path.basename(mirror.mirror_dir()),
-                                                           config.SUMDB_NAME, config.SUMDB_PADDING,
-                                                           config.SUMDB_OLD_SIZE, config.file_digest(HERE_FILE)))
+    key = config.key(files, os.path.basename(mirror.mirror_dir()), config.SUMDB_NAME, config.SUMDB_PADDING,
+                     config.SUMDB_OLD_SIZE, config.file_digest(HERE_FILE))
+    return os.path.join(config.CACHE, "goproxy", key)
 
 
 def _toolchain_files():
@@ -495,7 +495,7 @@ def build_goproxy(jobs: int = 2) -> str:
     files = _toolchain_files()
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
         built = list(pool.map(_build_zip, *zip(*[(mirror_tree, v, o, a, vdir, tampered_vdir) for v, o, a in files])))
-    _write(os.path.join(vdir, "list"), "".join(m + "\n" for m, _ in built).encode())
+    _write(os.path.join(vdir, "list"), "".join(m + "\n" for m, dummy in built).encode())
 
     name = config.SUMDB_NAME
     key = NoteKey(name, hashlib.sha256(b"gofleet test bed sumdb key " + name.encode()).digest())
@@ -503,7 +503,7 @@ def build_goproxy(jobs: int = 2) -> str:
     mod_h1 = hash_mod()
     pad = config.SUMDB_PADDING
     records = [_padding(i) for i in range(pad)] + [record_text(m, h1, mod_h1) for m, h1 in built]
-    ids = {m: pad + i for i, (m, _) in enumerate(built)}
+    ids = {m: pad + i for i, (m, dummy) in enumerate(built)}
     log = Log(records)
     size = len(records)
     old = config.SUMDB_OLD_SIZE

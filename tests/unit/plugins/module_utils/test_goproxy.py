@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import os
-import stat
 import struct
 import subprocess
 import zipfile
@@ -399,7 +398,8 @@ def test_members_of_a_real_toolchain_zip(bed_members):
     assert by_name["go/lib/wasm/go_js_wasm_exec"][2] == 0o755
     assert by_name["go/src/cmd/go/main.go"][2] == 0o644 and by_name["go/VERSION"][2] == 0o644
     assert members[-1][0] == "go/src/go.mod"
-    assert by_name["go/src/go.mod"][5] == by_name["go/src/_go.mod"][5] is not None
+    assert by_name["go/src/_go.mod"][5] is not None
+    assert by_name["go/src/go.mod"][5] == by_name["go/src/_go.mod"][5]
     copies = [m[0] for m in members[len(names):]]
     assert copies and all(c.endswith("/go.mod") for c in copies)
     assert "go/src/cmd/go.mod" in copies

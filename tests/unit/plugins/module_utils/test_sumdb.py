@@ -455,7 +455,7 @@ def _lookup_path(root):
 
 
 def test_lookup_bad_signature(db_tree):
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     _rewrite(_lookup_path(root), lambda t: t.replace("go.sum database tree\n600\n", "go.sum database tree\n601\n"))
     with pytest.raises(S.SumdbError, match="does not verify"):
         _lookup(log, root, None)
@@ -473,7 +473,7 @@ def test_lookup_signed_by_another_key(db_tree):
 
 def test_lookup_without_the_module_line(db_tree):
     """CVE-2026-42501: a genuine, proven record of another module is not an answer for this one."""
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     with open(_lookup_path(root), "w") as f:
         f.write("%d\n%s\n%s" % (7, log.records[7].decode(), log.head()))
     with pytest.raises(S.SumdbError, match="holds no line for golang.org/toolchain@v0.0.1-go1.27.3.linux-amd64.*"
@@ -483,7 +483,7 @@ def test_lookup_without_the_module_line(db_tree):
 
 def test_lookup_altered_record(db_tree):
     """The proxy swaps the hash in the answer: the record is no longer the one in the tree."""
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     evil = "h1:" + base64.b64encode(hashlib.sha256(b"evil").digest()).decode()
     _rewrite(_lookup_path(root), lambda t: t.replace(H1, evil))
     with pytest.raises(S.SumdbError, match="is not the record the signed tree"):
@@ -496,7 +496,7 @@ def test_lookup_altered_record(db_tree):
     S.Tile(8, 1, 0, 2),
 ])
 def test_lookup_tampered_tile(db_tree, tile):
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     path = os.path.join(root, S.tile_path(tile))
     with open(path, "r+b") as f:
         data = f.read()
@@ -507,7 +507,7 @@ def test_lookup_tampered_tile(db_tree, tile):
 
 
 def test_lookup_missing_tile(db_tree):
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     os.unlink(os.path.join(root, S.tile_path(S.Tile(8, 1, 0, 2))))
     with pytest.raises(S.SumdbError, match="tile/8/1/000.p/2"):
         _lookup(log, root, None)
@@ -522,14 +522,14 @@ def test_lookup_data_tile_disagrees(db_tree):
 
 
 def test_lookup_record_beyond_the_tree(db_tree):
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     _rewrite(_lookup_path(root), lambda t: "700" + t[t.index("\n"):])
     with pytest.raises(S.SumdbError, match="not in the signed tree of 600"):
         _lookup(log, root, None)
 
 
 def test_lookup_not_published(db_tree):
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     with pytest.raises(S.SumdbError, match="does not know this version") as e:
         _lookup(log, root, None, version="v0.0.1-go1.27.4.linux-amd64")
     assert e.value.status == 404
@@ -543,7 +543,7 @@ def _grow(log, root, count):
 
 
 def test_old_head_then_new_head_is_proven_consistent(db_tree, tmp_path):
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     state = str(tmp_path / "state")
     _lookup(log, root, state)
     new_head = _grow(log, root, 1000)
@@ -601,7 +601,7 @@ def test_forked_log_is_refused(db_tree, tmp_path, fork_size):
 
 
 def test_remembered_head_of_another_key_is_an_error(db_tree, tmp_path):
-    log, root, _ = db_tree
+    log, root, dummy = db_tree
     state = str(tmp_path / "state")
     S.State(state).save(log.name, Log(log.name).head())
     with pytest.raises(S.SumdbError, match="remembered tree head.*does not verify with the configured key"):
