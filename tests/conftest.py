@@ -118,6 +118,13 @@ def goproxy_tree(mirror_tree) -> str:
 
 
 @pytest.fixture(scope="session")
+def goproxy_keys(goproxy_tree) -> dict:
+    """The test bed checksum database's keys, signed heads and records (<tree>/sumdb-keys.json)."""
+    from testbed import goproxy  # pylint: disable=import-outside-toplevel
+    return goproxy.keys(goproxy_tree)
+
+
+@pytest.fixture(scope="session")
 def mirror_server(mirror_tree, goproxy_tree, tmp_path_factory):
     port_file = str(tmp_path_factory.mktemp("mirror") / "port")
     proc = subprocess.Popen(

@@ -244,13 +244,9 @@ def resolve(spec, goos, goarch, fetch, base_url, checksum=None, include_unstable
     platform, or None. Raises ReleaseError (or the fetch's own error for a failed request)."""
     spec = parse_spec(spec) if not hasattr(spec, "kind") else spec
     checksum = parse_checksum(checksum)
-    if spec.kind == "exact":
-        version = str(spec.version)
-        recorded = installed(version) if installed else None
-        if recorded and (checksum is None or checksum == recorded):
-            return _offline(version, goos, goarch, base_url, recorded, "record", spec.version.stable)
-        if checksum:
-            return _offline(version, goos, goarch, base_url, checksum, "checksum", spec.version.stable)
+    known = _no_request_digest(spec, checksum, installed)
+    if known:
+        return _offline(str(spec.version), goos, goarch, base_url, known[0], known[1], spec.version.stable)
     if use_index:
         url = index_url(base_url)
         try:
@@ -269,6 +265,17 @@ def resolve(spec, goos, goarch, fetch, base_url, checksum=None, include_unstable
                 rel.sha256, rel.sources["sha256"] = checksum, "checksum"
             return rel
     return _from_sidecar(spec, goos, goarch, fetch, base_url, use_index)
+
+
+def _no_request_digest(spec, pin, installed):
+    """(digest, source) of an exact spec that needs no request: the install record's digest (when it
+    agrees with the pin, if any), else the pin; None otherwise."""
+    if spec.kind != "exact":
+        return None
+    recorded = installed(str(spec.version)) if installed else None
+    if recorded and (pin is None or pin == recorded):
+        return recorded, "record"
+    return (pin, "checksum") if pin else None
 
 
 def local(src, sha256, version, goos, goarch, recorded=False):
@@ -325,13 +332,9 @@ def resolve_module(spec, goos, goarch, proxy, checksum=None, include_unstable=Fa
 
     spec = parse_spec(spec) if not hasattr(spec, "kind") else spec
     pin = parse_h1(checksum)
-    if spec.kind == "exact":
-        version = str(spec.version)
-        recorded = installed(version) if installed else None
-        if recorded and (pin is None or pin == recorded):
-            return _module_release(proxy, version, goos, goarch, spec.version.stable, recorded, "record")
-        if pin:
-            return _module_release(proxy, version, goos, goarch, spec.version.stable, pin, "checksum")
+    known = _no_request_digest(spec, pin, installed)
+    if known:
+        return _module_release(proxy, str(spec.version), goos, goarch, spec.version.stable, known[0], known[1])
     published = proxy.versions(goos, goarch)
     where = "the module proxy's version list of %s for %s-%s" % (_goproxy.TOOLCHAIN, goos, goarch)
     index = [dict(version=v, stable=parse_version(v).stable) for v in published]

@@ -38,19 +38,6 @@ def _no_http(url, max_bytes):
     raise GofleetError("this test reaches no HTTP server (%s)" % url)
 
 
-@pytest.fixture(scope="module")
-def proxy_tree():
-    """The test bed's module proxy tree (built once, cached under GOFLEET_CACHE)."""
-    from testbed import goproxy  # pylint: disable=import-outside-toplevel
-    return goproxy.build_goproxy()
-
-
-@pytest.fixture(scope="module")
-def bed_keys(proxy_tree):
-    with open(os.path.join(proxy_tree, "sumdb-keys.json")) as f:
-        return json.load(f)
-
-
 @pytest.fixture
 def http_fetch():
     from testbed import ansible_module  # pylint: disable=import-outside-toplevel
@@ -187,15 +174,15 @@ def test_file_url_symlink_fifo_folder_refused(tmp_path):
 # the proxy list walked
 
 
-def test_versions_from_the_test_bed_tree(proxy_tree):
-    proxy = G.Proxy("file://" + proxy_tree, _no_http)
+def test_versions_from_the_test_bed_tree(goproxy_tree):
+    proxy = G.Proxy("file://" + goproxy_tree, _no_http)
     assert proxy.versions("linux", "amd64") == ["go1.27.3", "go1.27.2", "go1.26.6"]
     assert proxy.versions("darwin", "arm64") == ["go1.27.3"]
     assert proxy.versions("linux", "riscv64") == []
     url, data = proxy.get("golang.org/toolchain/@v/%s.mod" % MODVER, 100)
-    assert (url, data) == ("file://" + proxy_tree, b"module golang.org/toolchain\n")
+    assert (url, data) == ("file://" + goproxy_tree, b"module golang.org/toolchain\n")
     assert proxy.zip_url(url, "1.27.3", "linux", "amd64") == \
-        "file://%s/golang.org/toolchain/@v/%s.zip" % (proxy_tree, MODVER)
+        "file://%s/golang.org/toolchain/@v/%s.zip" % (goproxy_tree, MODVER)
     assert proxy.zip_url("direct", "go1.26.6", "linux", "armv6l") == \
         "https://go.dev/dl/mod/golang.org/toolchain/@v/v0.0.1-go1.26.6.linux-arm.zip"
 
@@ -209,14 +196,14 @@ def test_version_list_keeps_only_toolchain_versions(tmp_path):
     assert G.Proxy("file://%s" % tmp_path, _no_http).versions("linux", "amd64") == ["go1.27.3", "go1.26.0"]
 
 
-def test_comma_falls_through_only_on_404_410(tmp_path, proxy_tree):
+def test_comma_falls_through_only_on_404_410(tmp_path, goproxy_tree):
     (tmp_path / "golang.org" / "toolchain" / "@v" / "list").mkdir(parents=True)  # a folder: not a 404
     missing = "file://%s/nothing" % tmp_path
-    good = "file://" + proxy_tree
+    good = "file://" + goproxy_tree
     assert G.Proxy("%s,%s" % (missing, good), _no_http).versions("linux", "arm64") == ["go1.27.3", "go1.26.6"]
     with pytest.raises(G.GoproxyError, match="not a regular file") as e:
         G.Proxy("file://%s,%s" % (tmp_path, good), _no_http).versions("linux", "arm64")
-    assert "nothing" not in str(e.value) and proxy_tree not in str(e.value)
+    assert "nothing" not in str(e.value) and goproxy_tree not in str(e.value)
     proxy = G.Proxy("file://%s|%s" % (tmp_path, good), _no_http)
     assert proxy.versions("linux", "arm64") == ["go1.27.3", "go1.26.6"]
 
@@ -253,9 +240,9 @@ def test_http_fall_through_as_cmd_go(bed, http_fetch):
 # where the checksum database is
 
 
-def test_sumdb_url_found_as_cmd_go_finds_it(tmp_path, proxy_tree, bed_keys):
-    db = S.parse_gosumdb(bed_keys["vkey"])
-    tree = "file://" + proxy_tree
+def test_sumdb_url_found_as_cmd_go_finds_it(tmp_path, goproxy_tree, goproxy_keys):
+    db = S.parse_gosumdb(goproxy_keys["vkey"])
+    tree = "file://" + goproxy_tree
     assert G.Proxy(tree, _no_http).sumdb_url(db) == "%s/sumdb/%s" % (tree, db.name)
     assert G.Proxy("file://%s,%s" % (tmp_path, tree), _no_http).sumdb_url(db) == "%s/sumdb/%s" % (tree, db.name)
     assert G.Proxy("file://%s,direct,%s" % (tmp_path, tree), _no_http).sumdb_url(db) == "https://" + db.name
@@ -265,8 +252,8 @@ def test_sumdb_url_found_as_cmd_go_finds_it(tmp_path, proxy_tree, bed_keys):
     assert G.Proxy("file://%s" % tmp_path, _no_http).sumdb_url(gcn) == "https://sum.golang.google.cn"
 
 
-def test_sumdb_url_over_http(bed, http_fetch, bed_keys):
-    db = S.parse_gosumdb(bed_keys["vkey"])
+def test_sumdb_url_over_http(bed, http_fetch, goproxy_keys):
+    db = S.parse_gosumdb(goproxy_keys["vkey"])
     good = bed.url + "/goproxy"
     assert G.Proxy(good, http_fetch).sumdb_url(db) == "%s/sumdb/%s" % (good, db.name)
     bed.fault("sumdb_unsupported")
@@ -318,11 +305,11 @@ def test_hash1_go_vector():
     assert G.hash1_zip(z) == want
 
 
-def test_hash1_of_the_test_bed_zip(proxy_tree, bed_keys):
+def test_hash1_of_the_test_bed_zip(goproxy_tree, goproxy_keys):
     """The test bed's own h1 (testbed/goproxy.py, written apart) and the database record agree."""
-    path = os.path.join(proxy_tree, "golang.org", "toolchain", "@v", "v0.0.1-go1.26.6.linux-arm64.zip")
+    path = os.path.join(goproxy_tree, "golang.org", "toolchain", "@v", "v0.0.1-go1.26.6.linux-arm64.zip")
     with open(path, "rb") as f:
-        assert G.hash1_zip(f) == bed_keys["records"]["v0.0.1-go1.26.6.linux-arm64"]["zip"]
+        assert G.hash1_zip(f) == goproxy_keys["records"]["v0.0.1-go1.26.6.linux-arm64"]["zip"]
 
 
 def test_hash1_matches_cmd_go(tmp_path, host_go):
@@ -372,8 +359,8 @@ def test_hash1_refuses_newline_duplicate_and_size():
 
 
 @pytest.fixture(scope="module")
-def bed_members(proxy_tree):
-    path = os.path.join(proxy_tree, "golang.org", "toolchain", "@v", MODVER + ".zip")
+def bed_members(goproxy_tree):
+    path = os.path.join(goproxy_tree, "golang.org", "toolchain", "@v", MODVER + ".zip")
     with open(path, "rb") as f:
         members = []
         for name, is_dir, mode, size, mtime, open_data in G.zip_members(f, "bed zip"):

@@ -697,19 +697,6 @@ def _collections_root():
 # the test bed's checksum database (testbed/goproxy.py: its own log, key and lying variants)
 
 
-@pytest.fixture(scope="module")
-def proxy_tree():
-    from testbed import goproxy  # pylint: disable=import-outside-toplevel
-    return goproxy.build_goproxy()
-
-
-@pytest.fixture(scope="module")
-def bed_keys(proxy_tree):
-    import json  # pylint: disable=import-outside-toplevel
-    with open(os.path.join(proxy_tree, "sumdb-keys.json")) as f:
-        return json.load(f)
-
-
 def _bed_lookup(keys, base, state=None, modver=VERSION, fetch=_fetch):
     db = S.parse_gosumdb(keys["vkey"])
     return S.lookup(db, base, MODULE, modver, fetch, state)
@@ -720,43 +707,43 @@ def _bed_db(tree, keys, variant=None):
     return "file://%s/sumdb/%s" % (root, keys["name"])
 
 
-def test_bed_every_toolchain_record_verifies(proxy_tree, bed_keys):
-    for modver, rec in sorted(bed_keys["records"].items()):
-        v = _bed_lookup(bed_keys, _bed_db(proxy_tree, bed_keys), modver=modver)
-        assert (v.record, v.h1, v.gomod_h1, v.tree_size) == (rec["id"], rec["zip"], rec["mod"], bed_keys["size"])
-        assert v.tree_hash == bed_keys["root"] and v.lines == rec["text"].splitlines()
+def test_bed_every_toolchain_record_verifies(goproxy_tree, goproxy_keys):
+    for modver, rec in sorted(goproxy_keys["records"].items()):
+        v = _bed_lookup(goproxy_keys, _bed_db(goproxy_tree, goproxy_keys), modver=modver)
+        assert (v.record, v.h1, v.gomod_h1, v.tree_size) == (rec["id"], rec["zip"], rec["mod"], goproxy_keys["size"])
+        assert v.tree_hash == goproxy_keys["root"] and v.lines == rec["text"].splitlines()
 
 
-def test_bed_old_head_then_latest(proxy_tree, bed_keys, tmp_path):
+def test_bed_old_head_then_latest(goproxy_tree, goproxy_keys, tmp_path):
     """The remembered head is the test bed's older head (a prefix of the log): proven consistent,
     and the latest one replaces it."""
     state = S.State(str(tmp_path / "state"))
-    state.save(bed_keys["name"], bed_keys["old_note"])
-    v = _bed_lookup(bed_keys, _bed_db(proxy_tree, bed_keys), state)
-    assert v.tree_size == bed_keys["size"] and bed_keys["old_size"] < v.tree_size
-    assert state.load(bed_keys["name"]) == bed_keys["latest_note"]
+    state.save(goproxy_keys["name"], goproxy_keys["old_note"])
+    v = _bed_lookup(goproxy_keys, _bed_db(goproxy_tree, goproxy_keys), state)
+    assert v.tree_size == goproxy_keys["size"] and goproxy_keys["old_size"] < v.tree_size
+    assert state.load(goproxy_keys["name"]) == goproxy_keys["latest_note"]
 
 
 @pytest.mark.parametrize("variant,match", [("other-key", "not signed by the configured key"),
                                            ("no-line", "holds no line for golang.org/toolchain@.*CVE-2026-42501")])
-def test_bed_lying_variants(proxy_tree, bed_keys, variant, match):
+def test_bed_lying_variants(goproxy_tree, goproxy_keys, variant, match):
     with pytest.raises(S.SumdbError, match=match):
-        _bed_lookup(bed_keys, _bed_db(proxy_tree, bed_keys, variant))
+        _bed_lookup(goproxy_keys, _bed_db(goproxy_tree, goproxy_keys, variant))
 
 
-def test_bed_fork_refused(proxy_tree, bed_keys, tmp_path):
+def test_bed_fork_refused(goproxy_tree, goproxy_keys, tmp_path):
     state = S.State(str(tmp_path / "state"))
-    _bed_lookup(bed_keys, _bed_db(proxy_tree, bed_keys), state)
+    _bed_lookup(goproxy_keys, _bed_db(goproxy_tree, goproxy_keys), state)
     with pytest.raises(S.SumdbError, match="forked log"):
-        _bed_lookup(bed_keys, _bed_db(proxy_tree, bed_keys, "fork"), state)
-    assert state.load(bed_keys["name"]) == bed_keys["latest_note"]
+        _bed_lookup(goproxy_keys, _bed_db(goproxy_tree, goproxy_keys, "fork"), state)
+    assert state.load(goproxy_keys["name"]) == goproxy_keys["latest_note"]
     # the other way round (the fork's larger head remembered): the real log has no tiles of the
     # fork's tree to prove itself against it, and that is a refusal too, never a skip
     other = S.State(str(tmp_path / "other"))
-    other.save(bed_keys["name"], bed_keys["fork_note"])
+    other.save(goproxy_keys["name"], goproxy_keys["fork_note"])
     with pytest.raises(S.SumdbError, match="tile/8/0/001.p/52"):
-        _bed_lookup(bed_keys, _bed_db(proxy_tree, bed_keys), other)
-    assert other.load(bed_keys["name"]) == bed_keys["fork_note"]
+        _bed_lookup(goproxy_keys, _bed_db(goproxy_tree, goproxy_keys), other)
+    assert other.load(goproxy_keys["name"]) == goproxy_keys["fork_note"]
 
 
 @pytest.fixture
@@ -765,10 +752,10 @@ def http_fetch():
     return ansible_module.fetcher(retries=1).get_bytes
 
 
-def test_bed_over_http_with_the_servers_faults(bed, bed_keys, http_fetch, tmp_path):
+def test_bed_over_http_with_the_servers_faults(bed, goproxy_keys, http_fetch, tmp_path):
     """The test bed server proxies the database at /goproxy/sumdb/<name>; each lying fault is
     refused, and a healthy answer afterwards still verifies against the remembered head."""
-    base = "%s/goproxy/sumdb/%s" % (bed.url, bed_keys["name"])
+    base = "%s/goproxy/sumdb/%s" % (bed.url, goproxy_keys["name"])
     state = S.State(str(tmp_path / "state"))
     for fault, match in (("sumdb_bad_signature", "does not verify"),
                          ("sumdb_other_key", "not signed by the configured key"),
@@ -778,21 +765,21 @@ def test_bed_over_http_with_the_servers_faults(bed, bed_keys, http_fetch, tmp_pa
         bed.reset()
         bed.fault(fault)
         with pytest.raises(S.SumdbError, match=match):
-            _bed_lookup(bed_keys, base, state, fetch=http_fetch)
+            _bed_lookup(goproxy_keys, base, state, fetch=http_fetch)
     bed.reset()
-    assert _bed_lookup(bed_keys, base, state, fetch=http_fetch).h1 == bed_keys["records"][VERSION]["zip"]
+    assert _bed_lookup(goproxy_keys, base, state, fetch=http_fetch).h1 == goproxy_keys["records"][VERSION]["zip"]
     bed.fault("sumdb_fork")
     with pytest.raises(S.SumdbError, match="forked log"):
-        _bed_lookup(bed_keys, base, state, fetch=http_fetch)
-    assert state.load(bed_keys["name"]) == bed_keys["latest_note"]
+        _bed_lookup(goproxy_keys, base, state, fetch=http_fetch)
+    assert state.load(goproxy_keys["name"]) == goproxy_keys["latest_note"]
 
 
-def test_bed_tampered_zip_does_not_match_the_record(bed, bed_keys, http_fetch):
+def test_bed_tampered_zip_does_not_match_the_record(bed, goproxy_keys, http_fetch):
     """A compromised proxy serves a valid zip with go.env changed: its h1 is not the database's."""
     from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy as G  # pylint: disable=C0415
     import io  # pylint: disable=import-outside-toplevel
-    v = _bed_lookup(bed_keys, "%s/goproxy/sumdb/%s" % (bed.url, bed_keys["name"]), fetch=http_fetch)
+    v = _bed_lookup(goproxy_keys, "%s/goproxy/sumdb/%s" % (bed.url, goproxy_keys["name"]), fetch=http_fetch)
     bed.fault("zip_tampered")
     data = http_fetch("%s/goproxy/golang.org/toolchain/@v/%s.zip" % (bed.url, VERSION), 200 << 20)
     got = G.hash1_zip(io.BytesIO(data))
-    assert got != v.h1 and v.h1 == bed_keys["records"][VERSION]["zip"]
+    assert got != v.h1 and v.h1 == goproxy_keys["records"][VERSION]["zip"]
