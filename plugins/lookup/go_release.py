@@ -87,7 +87,7 @@ options:
         The result's C(h1) is then the zip's hash as the checksum database O(sumdb) vouches for it, verified here
         on the controller (signature, inclusion proof, consistency with the newest tree head seen before), and
         C(url) the zip's URL at the first GOPROXY entry.
-      - The role M(gofleet.golang.go) hands that verified hash to the nodes as a pin, so nodes need no
+      - The role C(gofleet.golang.go) hands that verified hash to the nodes as a pin, so nodes need no
         C(cryptography) package.
     type: str
     env:

@@ -117,7 +117,7 @@ options:
         C(<install_root>/.gofleet/sumdb/)), so a forked log is refused.
       - There is no way to turn it off (V(off) is refused); pin the hash with O(checksum) instead. Checking the
         signature needs the C(cryptography) Python package on the node. Without it, give O(checksum)
-        (the role M(gofleet.golang.go) verifies on the controller and hands the node that pin).
+        (the role C(gofleet.golang.go) verifies on the controller and hands the node that pin).
     type: str
     default: sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8
   src:
