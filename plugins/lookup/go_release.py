@@ -178,6 +178,17 @@ EXAMPLES = r"""
     msg: "{{ lookup('gofleet.golang.go_release', version_file=playbook_dir ~ '/go.mod', os='linux', arch='amd64') }}"
   when: (playbook_dir ~ '/go.mod') is file
 
+- name: The toolchain module through a Go module proxy, its h1 verified by Go's checksum database
+  ansible.builtin.set_fact:
+    go_module_release: "{{ lookup('gofleet.golang.go_release', '1.27.x', os='linux', arch='amd64',
+                           goproxy='https://proxy.golang.org', sumdb='sum.golang.org') }}"
+
+- name: Install it on a node that has no cryptography, pinned to the verified h1
+  gofleet.golang.go_install:
+    version: "{{ go_module_release.version }}"
+    goproxy: https://proxy.golang.org
+    checksum: "{{ go_module_release.h1 }}"
+
 - name: Download the resolved archive once on the controller, verified
   vars:
     rel: "{{ lookup('gofleet.golang.go_release', '1.27.x', os='linux', arch='amd64') }}"

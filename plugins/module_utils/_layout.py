@@ -62,6 +62,8 @@ import tarfile
 import tempfile
 import time
 import unicodedata
+import zipfile
+import zlib
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _tree
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
@@ -817,7 +819,7 @@ def _extract_tar(f, dest, label, reader=None):
             digest = _write_file(target, open_data(), 0o755 if executable else 0o644, size, mtime)
         except FileExistsError:
             raise LayoutError("%s: member %r appears twice (as a file and a folder); refused" % (label, name))
-        except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+        except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
             if isinstance(e, OSError) and e.errno == errno.ENOSPC:
                 raise LayoutError("no space left while unpacking %s into %s; nothing was activated" % (label, dest))
             raise LayoutError("%s is damaged or truncated at %r: %s" % (label, name, e))

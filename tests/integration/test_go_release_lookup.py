@@ -19,7 +19,7 @@ import sys
 import pytest
 import yaml
 
-from testbed import config
+from testbed import config, goproxy
 
 RUNNER = r"""
 import json, sys
@@ -175,18 +175,29 @@ def test_examples_run_for_real(go_mirror, tmp_path):
     for url in ("https://go.dev", "https://go-mirror.example.com"):
         text = text.replace(url, go_mirror.url)
     text = text.replace("/var/tmp/", str(tmp_path) + "/")
+    # the module proxy and its checksum database: the test bed's (same server, its own database key)
+    text = text.replace("https://proxy.golang.org", go_mirror.url + "/goproxy")
+    text = text.replace("sumdb='sum.golang.org'", "sumdb='%s'" % goproxy.sumdb_vkey())
     tasks = yaml.safe_load(text)
     for task in tasks:
         task.pop("delegate_to", None)  # the play already runs on localhost (the example's ca_path is unused: plain HTTP)
+        if "gofleet.golang.go_install" in task:  # installs into the temporary folder, not this machine's /usr/local
+            task["gofleet.golang.go_install"].update(install_root=str(tmp_path / "go-root"),
+                                                     active_link=str(tmp_path / "go"))
     (tmp_path / "go.mod").write_text("module example.com/x\n\ngo 1.26\n\ntoolchain go1.26.6\n")
     play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
     env = dict(os.environ, GOFLEET_GO_BASE_URL=go_mirror.url, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+               GOFLEET_SUMDB_STATE_DIR=str(tmp_path / "sumdb"))
     done = subprocess.run(["ansible-playbook", "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable,
                            str(tmp_path / "play.yml")], cwd=str(tmp_path),
                           env=env, capture_output=True, text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+    # the module example verified the h1 on the controller and installed the zip pinned to it
+    zip_name = goproxy.toolchain_version("1.27.3", "linux", "amd64") + ".zip"
+    assert any(e["path"].endswith("/golang.org/toolchain/@v/" + zip_name) for e in go_mirror.log())
+    assert (tmp_path / "go" / "bin" / "go").is_file() and os.listdir(str(tmp_path / "sumdb"))
     assert "failed=0" in done.stdout and "ignored=0" in done.stdout
     assert "skipping" not in done.stdout, done.stdout
     assert "go1.27.3.linux-arm64.tar.gz" in done.stdout and "go1.26.6.linux-amd64.tar.gz" in done.stdout

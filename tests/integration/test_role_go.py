@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from testbed import config, hosts, images
+from testbed import config, goproxy, hosts, images
 
 pytestmark = pytest.mark.containers
 
@@ -363,3 +363,40 @@ def test_fleet_mode_after_a_rebuild_with_keep(host):
         LINK + "/bin/go", "go version go%s linux/amd64" % NEW]
     result = provision_check(host, go_version=NEW, **fleet)
     assert stats(result)["changed"] == 0
+
+
+# ---- toolchains through a Go module proxy (issue 15) ---------------------------------------------
+@pytest.mark.parametrize("fleet", [False, True], ids=["per-host", "fleet"])
+def test_toolchain_through_the_module_proxy(host, bed, fleet, tmp_path):
+    """go_toolchain_goproxy: the controller (the go_release lookup, with the controller's
+    `cryptography`) verifies the toolchain module's h1: against the test bed's checksum database and
+    pins it; the host (bookworm's python3 without `cryptography`) only compares the zip's bytes with
+    that pin - per host from the proxy, in fleet mode from the archive the controller fetched and
+    pushed. A re-run and check mode change nothing; a proxy that serves a tampered zip is refused
+    before anything lands, in both modes."""
+    host.reset()
+    proxied = dict(go_version=OLD, go_fleet_mode=fleet, go_toolchain_goproxy=bed.url + "/goproxy",
+                   go_toolchain_sumdb=goproxy.sumdb_vkey(),
+                   go_toolchain_sumdb_state_dir=str(tmp_path / "sumdb"))
+    result = host.converge(**proxied)
+    assert stats(result)["changed"] > 0
+    record = json.loads(host.sh("cat %s/.gofleet/go%s.json" % (ROOT, OLD)).stdout)
+    assert record["kind"] == "module" and record["h1"].startswith("h1:"), record
+    # the zip came from the proxy once (per host: the host asked; fleet mode: the controller did)
+    zip_path = "/goproxy/golang.org/toolchain/@v/%s.zip" % goproxy.toolchain_version(OLD, "linux", "amd64")
+    assert [e["path"] for e in bed.log()].count(zip_path) == 1
+    assert host.login("command -v go; go version").stdout.split("\n")[:2] == [
+        LINK + "/bin/go", "go version go%s linux/amd64" % OLD]
+    # the controller remembered the database's signed head
+    assert os.listdir(str(tmp_path / "sumdb"))
+    assert stats(host.converge(**proxied))["changed"] == 0
+    assert stats(provision_check(host, **proxied))["changed"] == 0
+
+    # a hostile proxy: the zip's bytes differ from the verified pin
+    host.reset()
+    bed.fault("zip_tampered")
+    before = host.listing()
+    rc, out, result = host.play(**proxied)
+    assert rc != 0 and "does not match" in out, out[-4000:]
+    assert host.listing() == before
+    assert host.login("command -v go").returncode != 0
