@@ -702,6 +702,12 @@ def _check_chain(path, what):
                 _check_folder(p, what if not i else "%s's parent folder" % what, ancestor=bool(i))
 
 
+def check_chain(path, what):
+    """Refuse (LayoutError) when another user could change path or a folder above it; what names it
+    in the message. Shared with the other files root writes (module_utils/_login)."""
+    _check_chain(path, what)
+
+
 # ---- file systems ------------------------------------------------------------------------------
 def _unescape_mount(text):
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
