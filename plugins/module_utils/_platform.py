@@ -123,3 +123,27 @@ def is_native(goarch, host, goos=None):
         return False
     kernel = host.get("kernel_goarch")
     return goarch in (kernel, host.get("goarch"), GOARCH_32BIT.get(kernel))
+
+
+def native_of(info, host):
+    """Whether the file _binary.inspect() described is native to host: True when one of its
+    architectures (every slice of a universal file) is native, None when unknown."""
+    answers = [is_native(goarch, host, info.get("goos")) for goarch in (info.get("goarches") or [info.get("goarch")])]
+    if True in answers:
+        return True
+    return False if False in answers else None
+
+
+def native_words(info, host):
+    """'<goos>/<arches> on a <goos>/<kernel arch> node is native|not native (why)' for a file with
+    info["native"] set."""
+    if info["native"] is None:
+        state = "of unknown architecture (machine %s)" % info.get("machine")
+    elif info["native"]:
+        state = "native"
+    elif info.get("goos") != host.get("goos"):
+        state = "not native (a program for another OS)"
+    else:
+        state = "not native (it runs only emulated, e.g. by qemu-user or Rosetta)"
+    arches = "/".join(map(str, info.get("goarches") or [info.get("goarch")]))
+    return "%s/%s on a %s/%s node is %s" % (info.get("goos"), arches, host.get("goos"), host.get("kernel_goarch"), state)

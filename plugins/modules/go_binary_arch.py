@@ -238,14 +238,6 @@ def cgo_of(info):
     return None if value is None else value == "1"
 
 
-def native_of(info, host):
-    """Native when one of the file's architectures (every slice of a universal file) is the host's."""
-    answers = [_platform.is_native(goarch, host, info.get("goos")) for goarch in (info.get("goarches") or [info.get("goarch")])]
-    if True in answers:
-        return True
-    return False if False in answers else None
-
-
 def check(info, p, constraint, host):
     """Every expectation of p that info does not meet: [{expectation, expected, actual, message}]."""
     out = []
@@ -288,18 +280,8 @@ def check(info, p, constraint, host):
                 if not ok:
                     miss("go_version", version, "built by %s, expected %s" % (version, p["go_version"]))
     if p["native"] is not None and info["native"] != p["native"]:
-        arches = "/".join(map(str, info.get("goarches") or [info.get("goarch")]))
-        if info["native"] is None:
-            state = "of unknown architecture (machine %s)" % info["machine"]
-        elif info["native"]:
-            state = "native"
-        elif info["goos"] != host.get("goos"):
-            state = "not native (a program for another OS)"
-        else:
-            state = "not native (it runs only emulated, e.g. by qemu-user or Rosetta)"
-        miss("native", info["native"], "%s/%s on a %s/%s node is %s, expected %s" % (
-            info["goos"], arches, host.get("goos"), host.get("kernel_goarch"), state,
-            "native" if p["native"] else "not native"))
+        miss("native", info["native"], "%s, expected %s" % (
+            _platform.native_words(info, host), "native" if p["native"] else "not native"))
     if p["fail_on_findings"]:
         for f in info.get("findings") or []:
             out.append({"expectation": "fail_on_findings", "expected": "no findings", "actual": f["code"],
@@ -354,7 +336,7 @@ def main():
             errors.append({"path": path, "error": error})
             continue
         info["cgo"] = cgo_of(info)
-        info["native"] = native_of(info, host)
+        info["native"] = _platform.native_of(info, host)
         info["mismatches"] = check(info, p, constraint, host)
         info["ok"] = not info["mismatches"]
         binaries.append(info)

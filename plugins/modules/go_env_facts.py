@@ -96,6 +96,15 @@ options:
     type: str
     choices: [never, info, warning, error]
     default: never
+  native_binaries:
+    description:
+      - Executables that must be native to this host (read from their headers, never run), as
+        M(gofleet.golang.go_binary_arch) judges them with O(gofleet.golang.go_binary_arch#module:native=true):
+        the task fails naming each one that is not, is missing or is not an executable.
+      - Lets one call gather the facts and prove a toolchain's and its tools' binaries (the role's proof).
+    type: list
+    elements: path
+    default: []
 notes:
   - Findings about the project need O(project).
   - The official linux-arm64 C(go) on an amd64 host with qemu-user binfmt (or an amd64 C(go) under
@@ -123,6 +132,12 @@ EXAMPLES = r"""
     go: /opt/go/go1.27.3/bin/go
     user: deploy
     login_environment: false
+
+- name: Gather the facts and prove that the toolchain's binaries are native, in one call
+  gofleet.golang.go_env_facts:
+    native_binaries:
+      - /usr/local/go/bin/go
+      - /usr/local/go/bin/gofmt
 
 - name: Assert the go in use is native and of the expected version
   ansible.builtin.assert:
@@ -222,6 +237,14 @@ findings:
   returned: always
   type: list
   elements: dict
+binaries:
+  description:
+    - One entry per O(native_binaries) path - C(path), C(goos), C(goarch), C(native), C(go_version) and, when
+      it is not native or cannot be read, C(error).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"path": "/usr/local/go/bin/go", "goos": "linux", "goarch": "amd64", "native": true, "go_version": "go1.27.3"}]
 """
 
 import os
@@ -229,8 +252,23 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gofleet.golang.plugins.module_utils import _goenv
+from ansible_collections.gofleet.golang.plugins.module_utils import _binary, _goenv, _platform
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
+
+
+def native_binary(path, host):
+    """The native check of one executable (as go_binary_arch native=true): its report, "error" when it fails."""
+    try:
+        info = _binary.inspect(path)
+    except _binary.BinaryError as exc:
+        error = str(exc)
+        return dict(path=path, native=None, error=error if path in error else "%s: %s" % (path, error))
+    info["native"] = _platform.native_of(info, host)
+    report = dict(path=path, goos=info.get("goos"), goarch=info.get("goarch"), native=info["native"],
+                  go_version=info.get("go_version"))
+    if info["native"] is not True:
+        report["error"] = "%s: %s, expected native" % (path, _platform.native_words(info, host))
+    return report
 
 
 def main():
@@ -244,6 +282,7 @@ def main():
             active_link=dict(type="path", default=_goenv.DEFAULT_ACTIVE_LINK),
             fail_on=dict(type="str", default="never", choices=["never", "info", "warning", "error"]),
             timeout=dict(type="int", default=_goenv.DEFAULT_TIMEOUT),
+            native_binaries=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -267,7 +306,12 @@ def main():
                                 active_link=p["active_link"], scratch_parent=module.tmpdir, timeout=p["timeout"])
     except GofleetError as exc:
         module.fail_json(msg=str(exc), **exc.result)
-    result = dict(changed=False, ansible_facts=dict(gofleet_go=facts), findings=facts["findings"])
+    binaries = [native_binary(path, facts["host"]) for path in p["native_binaries"]]
+    result = dict(changed=False, ansible_facts=dict(gofleet_go=facts), findings=facts["findings"], binaries=binaries)
+    wrong = [b["error"] for b in binaries if b.get("error")]
+    if wrong:
+        module.fail_json(msg="%d of %d binaries not native to this host: %s" % (len(wrong), len(binaries), " | ".join(wrong)),
+                         **result)
     bad = _goenv.exceeds(facts["findings"], p["fail_on"])
     if bad:
         module.fail_json(msg="%d finding(s) at or above %s: %s" % (

@@ -162,8 +162,47 @@ options:
       - Seconds to wait for another run holding the O(install_root) lock.
     type: int
     default: 900
+  go_env:
+    description:
+      - Go's system-wide settings for the installed toolchain, written into its C($GOROOT/go.env) (a
+        C(NAME=value) line for each one with a value, in the given order; settings with an empty value
+        are left out). Values set with C(go env -w) override these, the environment overrides everything.
+      - The file is compared on every run and rewritten only when it differs, in the same call that
+        installs, so a converged host costs no extra task.
+      - Omitted, C(go.env) is left as the toolchain ships it.
+    type: dict
+  profile:
+    description:
+      - The login-shell script that puts the active toolchain (O(active_link)C(/bin)) first on C(PATH), then
+        each user's C(GOPATH/bin), written in the same call (compared, rewritten only when it differs).
+      - Where C(/etc/zsh) is a folder, a marked block in C(/etc/zsh/zprofile) makes zsh login shells read it too.
+      - Omitted, no login file is touched.
+    type: dict
+    suboptions:
+      path:
+        description:
+          - The script's path, e.g. C(/etc/profile.d/go.sh). Letters, digits and C(. _ + @ % , : / -) only (it is
+            written into zsh's zprofile as is).
+        type: path
+        required: true
+      gopath:
+        description:
+          - C(GOPATH) for users who have none; C($NAME) and C(${NAME}) references expand at login. Nothing
+            else may expand (no C($(...)), backquote, quote or backslash).
+        type: str
+        default: "$HOME/go"
+      goroot:
+        description: Also export C(GOROOT) (the active link). Go finds its root without it.
+        type: bool
+        default: false
+      zsh:
+        description: Add the zprofile block where C(/etc/zsh) is a folder.
+        type: bool
+        default: true
 notes:
   - The node needs no Go and no Python library beyond the standard library.
+  - Files written for O(go_env) and O(profile) are replaced atomically, owned by root with mode 0644, never
+    through a symbolic link and only in folders no other user can change.
   - Fleet mode (download once on the controller, push to nodes) is built on O(src) and O(checksum).
 seealso:
   - module: gofleet.golang.go_binary_arch
@@ -212,6 +251,15 @@ EXAMPLES = r"""
     version: "1.27.3"
     base_url: https://mirror.example.com/golang
     checksum_index: https://go.dev
+
+- name: Install and write Go's settings and the login-shell script in the same call
+  gofleet.golang.go_install:
+    version: stable
+    go_env:
+      GOPROXY: https://proxy.golang.org,direct
+      GOTOOLCHAIN: local
+    profile:
+      path: /etc/profile.d/go.sh
 
 - name: Remove an old version
   gofleet.golang.go_install:
@@ -318,6 +366,14 @@ removed_versions:
   returned: always
   type: list
   elements: str
+files:
+  description:
+    - The files written for O(go_env) and O(profile) (C(go.env), the login script, zsh's zprofile), each with
+      C(changed) (in check mode, whether it would be rewritten).
+  returned: state=present
+  type: list
+  elements: dict
+  sample: [{"path": "/opt/go/go1.27.3/go.env", "changed": false}, {"path": "/etc/profile.d/go.sh", "changed": true}]
 bytes_downloaded:
   description: Bytes fetched over the network by this run (index, sidecar, archive).
   returned: always
@@ -334,7 +390,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gofleet.golang.plugins.module_utils import _download, _install, _layout, _platform, _release
-from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy, _sumdb, _versions
+from ansible_collections.gofleet.golang.plugins.module_utils import _goproxy, _login, _sumdb, _versions
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
 
@@ -453,6 +509,7 @@ class GoInstall:
 
     # ---- states -----------------------------------------------------------------------------
     def state_present(self):
+        _login.check(self.p["go_env"], self.p["profile"], self.layout.active_link)
         goos, goarch = self.target_platform()
         self.result.update(os=goos, arch=goarch)
         release = self.release(goos, goarch)
@@ -547,8 +604,25 @@ class GoInstall:
             previous_version=before["active"],
             installed_versions=after["installed"],
         )
-        if self.module._diff:
-            self.result["diff"] = dict(before=_diff_text(before), after=_diff_text(after))
+        diffs = [dict(before=_diff_text(before), after=_diff_text(after))]
+        if not removing:
+            diffs += self._login_files(version)
+        if self.module._diff:  # one diff (the layout) or a list with the rewritten files after it
+            self.result["diff"] = diffs[0] if len(diffs) == 1 else diffs
+
+    def _login_files(self, version):
+        """go.env and the login-shell files: compared, written when they differ (check mode: compared only)."""
+        if self.p["go_env"] is None and self.p["profile"] is None:
+            return []
+        changes = _login.compare(_login.wanted(self.result["goroot"], version, go_env=self.p["go_env"],
+                                               profile=self.p["profile"], active_link=self.layout.active_link))
+        if not self.module.check_mode:
+            _login.apply(changes)
+        self.result["files"] = [dict(path=c["path"], changed=c["changed"]) for c in changes]
+        if any(c["changed"] for c in changes):
+            self.result["changed"] = True
+        return [dict(before_header=c["path"], after_header=c["path"], before=c["before"] or "", after=c["after"])
+                for c in changes if c["changed"]]
 
     def _goroot(self, version, after):
         """The version's GOROOT: its active rebuilt tree when that is what the link points at."""
@@ -585,6 +659,13 @@ def main():
         keep=dict(type="int", default=0),
         force=dict(type="bool", default=False),
         lock_timeout=dict(type="int", default=900),
+        go_env=dict(type="dict"),
+        profile=dict(type="dict", options=dict(
+            path=dict(type="path", required=True),
+            gopath=dict(type="str", default="$HOME/go"),
+            goroot=dict(type="bool", default=False),
+            zsh=dict(type="bool", default=True),
+        )),
     )
     argument_spec.update(_download.url_options())
     module = AnsibleModule(

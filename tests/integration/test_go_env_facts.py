@@ -439,3 +439,23 @@ def test_examples_run_with_ansible_playbook(host, roots, tmp_path):
     # five tasks, each run; the findings loop is skipped when this clean host has none
     stats = re.search(r"ok=(\d+)\s.*skipped=(\d+)", done.stdout)
     assert stats and int(stats.group(1)) + int(stats.group(2)) == 5 and int(stats.group(2)) <= 1, done.stdout
+
+
+# ---- native_binaries: the proof's binary check in the same call --------------------------------------
+def test_native_binaries_proves_official_binaries_and_names_each_that_is_not(host, roots, tmp_path):
+    """The official linux-amd64 go and gofmt are native here; the official linux-arm64 go runs on this
+    amd64 machine only through qemu-user (binfmt on): the call fails naming it and why, with the facts
+    still returned; a missing path and a script are named too, never a traceback."""
+    new, arm = roots["new"], roots["arm"]
+    ok = host.facts(native_binaries=[new + "/bin/go", new + "/bin/gofmt"])
+    assert not ok.get("failed"), ok.get("msg")
+    assert [(b["path"], b["native"], b["goarch"]) for b in ok["binaries"]] == [
+        (new + "/bin/go", True, "amd64"), (new + "/bin/gofmt", True, "amd64")]
+    script = tmp_path / "not-a-binary"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o755)
+    bad = host.facts(native_binaries=[new + "/bin/go", arm + "/bin/go", str(tmp_path / "missing"), str(script)])
+    assert bad.get("failed") and bad["msg"].startswith("3 of 4 binaries not native to this host"), bad["msg"]
+    assert "%s/bin/go: linux/arm64 on a linux/amd64 node is not native (it runs only emulated" % arm in bad["msg"]
+    assert str(tmp_path / "missing") in bad["msg"] and str(script) in bad["msg"]
+    assert "Traceback" not in bad["msg"] and bad["ansible_facts"]["gofleet_go"]["host"]["goarch"] == "amd64"

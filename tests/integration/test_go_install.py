@@ -434,3 +434,44 @@ def test_a_tree_rebuilt_from_the_version_stays_active(go_mirror, where):
     assert sorted(os.listdir(os.path.join(where["install_root"], ".gofleet"))) == [
         "go%s.json" % OLD, "go%s.manifest.json" % OLD, _layout.LOCK]
     assert leftovers(where) == []
+
+
+# ---- go.env and the login-shell script, in the same call ------------------------------------------
+def test_go_env_and_profile_written_in_the_same_call(go_mirror, where, tmp_path):
+    """go_env and profile (module_utils/_login): check mode says what it would write and writes nothing;
+    the run installs and writes both, and the installed go reads its go.env; the next run changes
+    nothing and downloads nothing; a changed setting rewrites go.env alone, with a diff of it; a bad
+    setting is refused before anything is installed."""
+    script = str(tmp_path / "profile.d" / "go.sh")
+    os.makedirs(os.path.dirname(script))
+    login = dict(go_env={"GOPROXY": "off", "GOSUMDB": "off", "GOPRIVATE": "", "GOTOOLCHAIN": "local"},
+                 profile={"path": script, "zsh": False})
+    r = install(go_mirror, where, version=NEW, check_mode=True, **login)
+    assert r["changed"] and [f["changed"] for f in r["files"]] == [True, True], r
+    assert not os.path.exists(where["install_root"]) and not os.path.exists(script)
+
+    r = install(go_mirror, where, version=NEW, **login)
+    assert r["changed"] and [f["path"] for f in r["files"]] == [os.path.join(r["goroot"], "go.env"), script]
+    goenv = subprocess.run([os.path.join(where["active_link"], "bin", "go"), "env", "GOPROXY", "GOSUMDB", "GOTOOLCHAIN"],
+                           capture_output=True, text=True, check=True,
+                           env=dict(os.environ, GOPROXY="", GOSUMDB="", GOTOOLCHAIN="", GOENV="off")).stdout.split()
+    assert goenv == ["off", "off", "local"]
+    seen = subprocess.run(["sh", "-c", ". %s; command -v go" % script], env={"PATH": "/usr/bin:/bin", "HOME": "/h"},
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert seen == os.path.join(where["active_link"], "bin", "go")
+
+    log_before = len(go_mirror.log())
+    again = install(go_mirror, where, version=NEW, **login)
+    assert not again["changed"] and [f["changed"] for f in again["files"]] == [False, False], again
+    assert not [e for e in go_mirror.log()[log_before:] if e["path"].endswith(".tar.gz")]  # no archive again
+
+    login["go_env"]["GOPROXY"] = "https://proxy.example.com"
+    r = install(go_mirror, where, version=NEW, diff=True, **login)
+    assert r["changed"] and [f["changed"] for f in r["files"]] == [True, False]
+    assert isinstance(r["diff"], list) and "GOPROXY=https://proxy.example.com" in r["diff"][1]["after"]
+    assert "GOPROXY=off" in r["diff"][1]["before"]
+
+    fresh = dict(install_root=str(tmp_path / "fresh"), active_link=str(tmp_path / "fresh-bin" / "go"))
+    bad = install(go_mirror, fresh, version=NEW, go_env={"GOFLAGS": "-x\nGOTOOLCHAIN=auto"})
+    assert bad.get("failed") and "go_env" in bad["msg"] and "one line" in bad["msg"], bad
+    assert "Traceback" not in bad["msg"] and not os.path.exists(fresh["install_root"])

@@ -355,7 +355,7 @@ def test_fleet_mode_after_a_rebuild_with_keep(host):
         plan = task(result, "Ask go_install what this host needs (check mode, offline)")["plan"]
         assert (plan["install"], plan["switch"], list(plan["prune"])) == (False, False, []), plan
         assert task(result, "Copy the verified archive to the host").get("skipped")
-        assert task(result, "Switch or prune without the archive (the version is installed)").get("skipped")
+        assert task(result, "Switch, prune or rewrite go.env and the login files without the archive (the version is installed)").get("skipped")
     listed = host.sh("ls %s" % ROOT).stdout.split()
     assert listed == ["go" + OLD, "go" + NEW, rebuilt], (listed, rebuilt)
     assert host.sh("readlink %s" % LINK).stdout.strip() == "%s/%s" % (ROOT, rebuilt)
