@@ -3,6 +3,7 @@
 """Test bed command line (run from tests/): python -m testbed {prepare|report|demo|serve}.
 
     prepare [all|mirror|goproxy|distpack|binaries|programs|images]  build what is missing from the cache
+                                          (images: the Debian hosts and their SSH variants)
     report                                print the hosts and the mirror, as seen from inside
     demo                                  the main job on the built-in default (see README)
 """
@@ -39,8 +40,8 @@ def prepare(what: str):
     if what in ("all", "programs"):
         print("programs: %s" % programs.build_programs(), flush=True)
     if what in ("all", "images"):
-        for name, ref in images.build_all().items():
-            print("image:    %-16s %s" % (name, ref), flush=True)
+        for name, ref in images.build_all(sorted(images.IMAGES) + images.SSH_IMAGES).items():
+            print("image:    %-18s %s" % (name, ref), flush=True)
     print("prepared %s in %.0f s" % (what, time.time() - t0))
 
 
