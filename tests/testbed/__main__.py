@@ -79,14 +79,16 @@ def report():
 
 
 def demo():
-    """Provision Go from the local mirror onto an amd64 and an arm64 Debian host; print the result."""
+    """Provision Go from the local mirror onto an amd64 and an arm64 Debian host reached over SSH as a
+    fleet is (user fleet, sudo, pipelining, ControlPersist); print the result. Prepares only what it
+    uses: the mirror and the two SSH images."""
     tree = mirror.build_mirror()
-    names = ["bookworm-amd64", "bookworm-arm64"]
+    names = [images.ssh_name("bookworm-amd64"), images.ssh_name("bookworm-arm64")]
     images.build_all(names)
     proc, url = _start_server(tree)
     try:
-        with hosts.running(names, prefix="gofleet-demo") as running:
-            inv = hosts.inventory(running, os.path.join(config.CACHE, "demo-inventory.json"))
+        with hosts.running_ssh(names, prefix="gofleet-demo") as running:
+            inv = hosts.ssh_inventory(running, os.path.join(config.CACHE, "demo-inventory.json"))
             rc, out, result = hosts.playbook(os.path.join(config.REPO, "playbooks", "provision.yml"), inv,
                                              {"gofleet_go_base_url": url})
             if rc != 0:
@@ -95,10 +97,9 @@ def demo():
             print("\nper-host summary (from the playbook):")
             for host, res in sorted(hosts.task_results(result, "Summary").items()):
                 print("  %-34s %s" % (host, res.get("msg")))
-            print("\nchecked from outside each host (podman exec):")
+            print("\nchecked from outside each host (ssh as %s, a login shell):" % images.SSH_USER)
             for host in sorted(running):
-                seen = images.podman("exec", host, "sh", "-lc",
-                                     "echo $(uname -m): $(/usr/local/go/bin/go version)", check=False)
+                seen = hosts.ssh(running[host], "bash", "-lc", "echo $(uname -m): $(go version)")
                 print("  %-34s %s" % (host, (seen.stdout or seen.stderr).strip()))
     finally:
         proc.terminate()
