@@ -99,8 +99,8 @@ options:
   native_binaries:
     description:
       - Executables that must be native to this host (read from their headers, never run), as
-        M(gofleet.golang.go_binary_arch) judges them with O(gofleet.golang.go_binary_arch#module:native=true):
-        the task fails naming each one that is not, is missing or is not an executable.
+        M(gofleet.golang.go_binary_arch) judges them with O(gofleet.golang.go_binary_arch#module:native=true).
+        The task fails naming each one that is not, is missing or is not an executable.
       - Lets one call gather the facts and prove a toolchain's and its tools' binaries (the role's proof).
     type: list
     elements: path

@@ -181,8 +181,8 @@ options:
     suboptions:
       path:
         description:
-          - The script's path, e.g. C(/etc/profile.d/go.sh). Letters, digits and C(. _ + @ % , : / -) only (it is
-            written into zsh's zprofile as is).
+          - The script's path, for example C(/etc/profile.d/go.sh). Letters, digits and C(. _ + @ % , - / :) only (it
+            is written into zsh's zprofile as is).
         type: path
         required: true
       gopath:

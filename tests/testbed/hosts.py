@@ -119,7 +119,7 @@ def _free_ports(count: int) -> list:
     """`count` distinct ports of 127.0.0.1 free right now (all held open while choosing)."""
     socks = []
     try:
-        for _ in range(count):
+        for dummy in range(count):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)

@@ -90,14 +90,14 @@ def test_ansible_logs_in_as_fleet_and_becomes_root_through_sudo(ssh_hosts, tmp_p
     for name in ssh_hosts:
         assert login[name]["stdout"] == "fleet"
         assert become[name]["stdout"] == "root"
-    controller, = hosts.task_results(result, "Controller task").values()
+    controller = list(hosts.task_results(result, "Controller task").values())[0]
     assert controller["rc"] == 0 and controller["stdout"] == pwd.getpwuid(os.geteuid()).pw_name
 
 
 def test_control_persist_master_lives_after_the_play(ssh_hosts, tmp_path, control_dir):
     """ControlPersist=60s: after the play each host has a master socket under the control path
     folder, and ssh -O check finds its master process running."""
-    rc, out, _ = _play(tmp_path, ssh_hosts, control_dir)
+    rc, out, dummy = _play(tmp_path, ssh_hosts, control_dir)
     assert rc == 0, out[-4000:]
     sockets = [os.path.join(control_dir, n) for n in os.listdir(control_dir)]
     assert len(sockets) == len(ssh_hosts), sockets
