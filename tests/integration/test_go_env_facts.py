@@ -424,9 +424,10 @@ def test_examples_run_with_ansible_playbook(host, roots, tmp_path):
     (proj / "go.mod").write_text("module example.com/app\n\ngo 1.27\n")
     text = go_env_facts.EXAMPLES.replace("/srv/app", str(proj)).replace(
         "/opt/go/go1.27.3/bin/go", os.path.join(roots["new"], "bin", "go")).replace(
-        "user: deploy", "user: %s" % _goenv.user_info()[0])
+        "user: deploy", "user: %s" % _goenv.user_info()[0]).replace(
+        "/usr/local/go/bin/", os.path.join(roots["new"], "bin") + "/")
     tasks = yaml.safe_load(text)
-    assert len(tasks) == 5
+    assert len(tasks) == 6
     (host.home / ".profile").write_text('export PATH="%s/bin:$HOME/go/bin:$PATH"\n' % roots["new"])
     play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
@@ -436,9 +437,9 @@ def test_examples_run_with_ansible_playbook(host, roots, tmp_path):
                           capture_output=True, text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "failed=0" in done.stdout
-    # five tasks, each run; the findings loop is skipped when this clean host has none
+    # six tasks, each run; the findings loop is skipped when this clean host has none
     stats = re.search(r"ok=(\d+)\s.*skipped=(\d+)", done.stdout)
-    assert stats and int(stats.group(1)) + int(stats.group(2)) == 5 and int(stats.group(2)) <= 1, done.stdout
+    assert stats and int(stats.group(1)) + int(stats.group(2)) == 6 and int(stats.group(2)) <= 1, done.stdout
 
 
 # ---- native_binaries: the proof's binary check in the same call --------------------------------------

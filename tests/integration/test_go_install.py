@@ -349,7 +349,7 @@ def test_examples_run_in_a_container(go_mirror, distro_images, tmp_path):
         "/var/tmp/go1.27.3.linux-amd64.tar.gz", "/var/tmp/" + archive).replace("sha256:4a8b0c...", "sha256:" + digest)
     text = text.replace("checksum_index: https://go.dev", "checksum_index: " + go_mirror.url)
     examples = yaml.safe_load(text)
-    assert len(examples) == 9
+    assert len(examples) == 10
     # the goproxy examples verify signatures on the node, which needs the cryptography package the bookworm
     # image lacks: they run on localhost against the test bed's proxy (test_go_install_goproxy.py)
     examples = [e for e in examples if "goproxy" not in e["gofleet.golang.go_install"]]
@@ -367,9 +367,13 @@ def test_examples_run_in_a_container(go_mirror, distro_images, tmp_path):
         assert rc == 0, out
         host = next(iter(hosts))
         done = [bed_hosts.task_results(result, t["name"])[host] for t in examples]
-        assert [d["version"] for d in done] == [NEW, OLD, OLD, NEW, NEW, NEW, OLD]
-        # go.mod names 1.26.6 (installed, inactive): switching to it is a change; 1.27.3 switches back
-        assert [d["changed"] for d in done] == [True, True, True, True, False, False, True]
+        assert [d["version"] for d in done] == [NEW, OLD, OLD, NEW, NEW, NEW, NEW, OLD]
+        # go.mod names 1.26.6 (installed, inactive): switching to it is a change; 1.27.3 switches back; the
+        # go_env/profile example changes only the files it writes
+        assert [d["changed"] for d in done] == [True, True, True, True, False, False, True, True]
+        assert [f["changed"] for f in done[6]["files"]] == [True, True]
+        assert _podman_exec(host, "sh", "-lc", "command -v go").stdout.strip() == "/usr/local/go/bin/go"
+        assert "GOTOOLCHAIN=local" in _podman_exec(host, "cat", "/opt/go/go%s/go.env" % NEW).stdout
         assert done[5]["release"]["sources"]["sha256"] in ("checksum_index", "record")
         listing = _podman_exec(host, "ls", "/opt/go").stdout.split()
         assert [n for n in listing if n.startswith("go1")] == ["go" + NEW]
