@@ -85,6 +85,7 @@ def demo():
     tree = mirror.build_mirror()
     names = [images.ssh_name("bookworm-amd64"), images.ssh_name("bookworm-arm64")]
     images.build_all(names)
+    images.ensure_binfmt_credentials()  # sudo (set-uid) in the emulated arm64 host
     proc, url = _start_server(tree)
     try:
         with hosts.running_ssh(names, prefix="gofleet-demo") as running:

@@ -144,6 +144,28 @@ def ensure_binfmt():
     subprocess.run(["update-binfmts", "--enable", "qemu-aarch64"], check=True)
 
 
+def ensure_binfmt_credentials():
+    """qemu-aarch64 with binfmt's C flag (credentials from the binary, so set-uid programs such as
+    sudo work in an emulated container: an emulated SSH host's `become`). Debian registers it with
+    PF; this registers it again with PFC, same interpreter, magic and mask. Only the demo's emulated
+    SSH host asks for it (a test machine's setting; the tests' emulated hosts need no sudo)."""
+    ensure_binfmt()
+    entry = "/proc/sys/fs/binfmt_misc/qemu-aarch64"
+    with open(entry) as f:
+        fields = dict(line.strip().split(" ", 1) for line in f if " " in line.strip())
+    if "C" in fields.get("flags:", ""):
+        return
+    with open(entry, "w") as f:
+        f.write("-1")
+    with open("/proc/sys/fs/binfmt_misc/register", "w") as f:
+        f.write(":qemu-aarch64:M:%s:%s:%s:%s:PFC" % (
+            fields["offset"], _hexesc(fields["magic"]), _hexesc(fields["mask"]), fields["interpreter"]))
+
+
+def _hexesc(hexstr):
+    return "".join("\\x" + hexstr[i:i + 2] for i in range(0, len(hexstr), 2))
+
+
 def rootfs(name: str) -> str:
     """Build (once, cached) the root filesystem tarball of one image; return its path."""
     suite, arch, packages, options = _recipe(name)
