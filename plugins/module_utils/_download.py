@@ -31,7 +31,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import http.client
-import inspect
 import os
 import re
 import socket
@@ -48,12 +47,6 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import MissingModuleError
 from ansible.module_utils.urls import Request, url_argument_spec
-
-try:  # one TLS context per run (below); an ansible-core without these makes one per request itself
-    from ansible.module_utils.urls import make_context as _make_context
-    _TAKES_CONTEXT = "context" in inspect.signature(Request.open).parameters
-except ImportError:
-    _make_context, _TAKES_CONTEXT = None, False
 
 from ansible_collections.gofleet.golang.plugins.module_utils._errors import GofleetError
 
@@ -619,17 +612,6 @@ class AnsibleTransport:
 
     def __init__(self, params):
         self.p = params
-        self._tls = None
-
-    def _tls_context(self):
-        """The TLS context of every request of this run, made once with the options Request.open
-        would make it with (ca_path, validate_certs, client_cert, client_key): Request.open makes a
-        new one per request otherwise, reading the whole CA bundle each time (0.1 s and more)."""
-        if self._tls is None:
-            p = self.p
-            self._tls = _make_context(cafile=p.get("ca_path"), validate_certs=p.get("validate_certs", True),
-                                      client_cert=p.get("client_cert"), client_key=p.get("client_key"))
-        return self._tls
 
     def open(self, url, credentials, timeout):
         p = self.p
@@ -646,8 +628,6 @@ class AnsibleTransport:
             kw.update(url_username=None, url_password=None, force_basic_auth=False, use_gssapi=False, use_netrc=False)
         where = redact_url(url)
         try:
-            if _TAKES_CONTEXT:  # made here, so that its errors are handled as Request.open's were
-                kw["context"] = self._tls_context()
             try:
                 r = Request().open("GET", url, **kw)
             finally:
