@@ -35,12 +35,7 @@ depend on the umask: folders 0755, files 0755 or 0644 from the archive's executa
 Extraction accepts regular files and folders only: Go's archives since 1.21 (and its toolchain
 module zips) hold nothing else, so no link of an archive can ever lead a later member out of the
 staging folder. Absolute names, `..`, duplicates, names that differ only in case or Unicode
-normalisation (one file on macOS), over-long names and control characters are refused too, and so
-is any damage: a tar header with a wrong checksum anywhere, a gzip stream whose CRC-32 or length
-does not match, a cut. A gzip archive is inflated in a helper thread while the main thread checks
-and writes the members (as `tar -xz` runs gzip beside tar); every file's sha256 for the manifest is
-taken from the very bytes written, and the unpacked tree reaches the disk with one syncfs(2) of its
-file system before it is renamed into place (an fsync per file would cost more than the unpacking).
+normalisation (one file on macOS), over-long names and control characters are refused too.
 
 Install roots must be host-local. On a network file system (NFS, SMB/CIFS, sshfs, Ceph, GlusterFS,
 9p, ...) several hosts share the root: removing a version (keep, state=absent) would pull it from
@@ -53,23 +48,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import functools
 import itertools
 import grp
-import hashlib
 import json
-import math
 import os
 import pwd
-import queue
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import sys
+import tarfile
 import tempfile
-import threading
 import time
 import unicodedata
 import zipfile
@@ -413,9 +403,7 @@ class Layout:
             goroot = os.path.join(staging, "go")
             if not os.path.isdir(goroot):
                 raise LayoutError("%s has no go/ folder at its top: not a Go distribution archive" % label)
-            # not synced: commit() syncs the file system before anything is renamed into place, and a
-            # staging folder a crash leaves behind is removed by the next lock()
-            _write_json(os.path.join(staging, "manifest.json"), manifest, sync=False)
+            _write_json(os.path.join(staging, "manifest.json"), manifest)
             return goroot
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -428,9 +416,8 @@ class Layout:
         """Move a checked staged GOROOT to <root>/go<version>, replacing a damaged one (never on a
         network file system); write its record and manifest. A tree not made by stage() (a rebuild)
         gets its modes set as stage() sets them and a manifest made from it.
-        Durable before it returns: one sync of the file system (syncfs: every unpacked byte, the
-        record and the manifest), then the rename into place and an fsync of the root folder that
-        holds it."""
+        Durable before it returns: one sync of the file system, then fsync of the folders around
+        the rename."""
         _pause("before_commit")
         target = self.version_dir(version)
         replacing = os.path.lexists(target)
@@ -452,13 +439,11 @@ class Layout:
             trash = tempfile.mkdtemp(prefix=".trash-", dir=self.root)
             os.rename(target, os.path.join(trash, "old"))
         os.rename(staged_goroot, target)
-        # the staging folder (its manifest.json) and the old tree go before the folder is synced: one
-        # sync of the root folder then holds the rename and the removals, and activate() finds nothing
-        # left to sync there
+        _fsync_dir(self.root)
+        _fsync_dir(staging)
         shutil.rmtree(staging, ignore_errors=True)
         if trash:
             shutil.rmtree(trash, ignore_errors=True)
-        _fsync_dir(self.root)
         return target
 
     def activate(self, version):
@@ -533,7 +518,7 @@ def _write_json(path, data, sync=True):
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(data, indent=None, separators=(",", ":"), sort_keys=True))  # C encoder, one write
+            json.dump(data, f, indent=None, separators=(",", ":"), sort_keys=True)
             f.flush()
             if sync:
                 os.fsync(f.fileno())
@@ -759,402 +744,47 @@ def filesystem_type(path):
 
 
 # ---- extraction -------------------------------------------------------------------------------
-# An archive is read as one forward stream: a helper thread inflates gzip (zlib releases the GIL)
-# while the main thread parses tar headers, checks each member and writes it, as `tar -xz` runs gzip
-# beside tar. Tar headers are parsed here, strictly (what tarfile takes for the end of the archive -
-# a bad checksum, a number that is not one - is damage here), with tarfile's reading of names,
-# GNU long names and pax records.
-_GZIP_MAGIC = b"\x1f\x8b"
-_INFLATE_IN = 1 << 20     # compressed bytes read at a time
-_INFLATE_OUT = 4 << 20    # decompressed bytes in one piece at most: a gzip bomb stays a stream of pieces
-_INFLATE_AHEAD = 8        # pieces inflated ahead of the unpacking (at most about 36 MiB held)
-_AFTER_END = 1 << 20      # bytes read after tar's end to reach the gzip trailer (tar pads to 10 KiB)
-_PIECE = 1 << 20          # bytes read at a time from a reader that is not an _Inflater
-_BLOCK = 512
-_ZEROS = bytes(_BLOCK)
-_EXTENDED_MAX = 1 << 20   # bytes of one pax header or GNU long name
-_FILE_TYPES = (b"0", b"\0")
-_DIR_TYPE = b"5"
-_EXTENDED_TYPES = (b"x", b"X", b"g", b"L", b"K")
-_GNU_TYPES = (b"L", b"K", b"S")
-_KINDS = {b"1": "a hard link", b"2": "a symlink", b"3": "a device node", b"4": "a device node", b"6": "a FIFO"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_END = object()
-
-
-class _Stream:
-    """Bytes read forward only: view(n) (a memoryview, no copy), read(n), tell(), seek(forward)."""
-
-    _pos = 0
-
-    def view(self, n):
-        raise NotImplementedError
-
-    def read(self, n):
-        parts = []
-        while n > 0:
-            v = self.view(n)
-            if not v:
-                break
-            parts.append(v)
-            n -= len(v)
-        return parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
-
-    def tell(self):
-        return self._pos
-
-    def seek(self, pos):
-        if pos < self._pos:
-            raise OSError("the archive is read as a stream: no going back from byte %d to %d" % (self._pos, pos))
-        while self._pos < pos and self.view(pos - self._pos):
-            pass
-
-    def drain(self, limit):
-        """Read on to the end, at most `limit` more bytes (tar's end blocks and padding): damage
-        there - gzip's last CRC-32 or length wrong, a cut, garbage after the gzip data - raises as
-        any read does. Beyond `limit` nothing more is read."""
-        while limit > 0:
-            v = self.view(limit)
-            if not v:
-                return
-            limit -= len(v)
-
-    def close(self):
-        pass
-
-
-class _FileStream(_Stream):
-    """A plain tar file, or the reader of a bz2/xz one (their errors raised as OSError)."""
-
-    def __init__(self, f, errors=(), owned=False):
-        self._f, self._errors, self._owned = f, errors, owned
-
-    def view(self, n):
-        try:
-            data = self._f.read(min(n, _PIECE))
-        except self._errors as e:
-            raise OSError(str(e))
-        self._pos += len(data)
-        return memoryview(data)
-
-    def close(self):
-        if self._owned:  # a decompressing reader made here (the caller's file stays open)
-            self._f.close()
-
-
-class _Inflater(_Stream):
-    """The decompressed bytes of a gzip file, inflated by zlib in a helper thread while the caller
-    unpacks the bytes before them.
-
-    As Python's gzip module reads a file: zlib checks each member's CRC-32 and length, concatenated
-    members are read one after the other, zero bytes between them are skipped, and what follows the
-    last member must be nothing (else the read that reaches it fails). A file that ends inside a
-    member raises EOFError, damaged data zlib.error, each where the reader reaches it. close() stops
-    the thread (always called: the thread reads the caller's file)."""
-
-    def __init__(self, f):
-        self._f = f
-        self._queue = queue.Queue(_INFLATE_AHEAD)
-        self._stop = threading.Event()
-        self._piece = memoryview(b"")
-        self._at = 0       # position in the current piece
-        self._done = False
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name="gofleet-inflate", daemon=True)
-        self._thread.start()
-
-    # ---- the helper thread ----
-    def _run(self):
-        try:
-            self._inflate()
-        except BaseException as e:  # pylint: disable=broad-except
-            self._queue.put(e)  # raised by the reader when it gets there
-        else:
-            self._queue.put(_END)
-
-    def _inflate(self):
-        z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        fed = False        # z has started on its member
-        members = 0
-        pending = b""      # compressed bytes not given to z yet
-        while not self._stop.is_set():
-            if not pending:
-                pending = self._f.read(_INFLATE_IN)
-                if not pending:
-                    if fed:
-                        raise EOFError("compressed file ended before the end-of-stream marker was reached")
-                    return
-            if members and not fed:  # between members: zero padding, then the next member or the end
-                pending = pending.lstrip(b"\0")
-                if not pending:
-                    continue
-                if len(pending) < 2:
-                    more = self._f.read(_INFLATE_IN)
-                    if more:
-                        pending += more
-                        continue
-                if pending[:2] != _GZIP_MAGIC:
-                    raise OSError("not a gzipped file after the end of its gzip data (%r)" % pending[:2])
-            out = z.decompress(pending, _INFLATE_OUT)
-            fed = True
-            pending = z.unconsumed_tail
-            if out:
-                self._queue.put(out)
-            if z.eof:
-                pending = z.unused_data + pending
-                z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                fed = False
-                members += 1
-
-    def close(self):
-        """Stop the helper thread and wait for it (it is blocked at most on one put)."""
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                while True:
-                    self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._thread.join(0.05)
-
-    # ---- the reader ----
-    def view(self, n):
-        if self._at >= len(self._piece) and not self._next_piece():
-            return memoryview(b"")
-        v = self._piece[self._at:self._at + n]
-        self._at += len(v)
-        self._pos += len(v)
-        return v
-
-    def _next_piece(self):
-        if self._error is not None:
-            raise self._error  # every later read fails the same way
-        if self._done:
-            return False
-        item = self._queue.get()
-        if item is _END:
-            self._done = True
-            return False
-        if isinstance(item, BaseException):
-            self._error = item
-            raise item
-        self._piece, self._at = memoryview(item), 0
-        return True
-
-
-def _open_stream(f, label):
-    """The _Stream of the archive's tar bytes, by the compression its first bytes name."""
-    start = f.tell()
-    magic = f.read(6)
-    f.seek(start)
-    if magic[:2] == _GZIP_MAGIC:
-        return _Inflater(f)
-    try:
-        if magic[:3] == b"BZh":
-            import bz2  # pylint: disable=import-outside-toplevel
-            return _FileStream(bz2.BZ2File(f), owned=True)
-        if magic == b"\xfd7zXZ\x00":
-            import lzma  # pylint: disable=import-outside-toplevel
-            return _FileStream(lzma.LZMAFile(f), (lzma.LZMAError,), owned=True)
-    except ImportError as e:
-        raise LayoutError("%s is compressed with a method this Python cannot read (%s): use the .tar.gz" % (label, e))
-    return _FileStream(f)
-
-
-class _MemberData:
-    """A member's bytes straight from the stream, in pieces (no copy), at most `size`."""
-
-    def __init__(self, stream, offset, size):
-        stream.seek(offset)
-        self.stream, self.left = stream, size
-
-    def pieces(self):
-        while self.left > 0:
-            v = self.stream.view(self.left)
-            if not v:
-                return
-            self.left -= len(v)
-            yield v
-
-
-def _nts(field, encoding):
-    """A NUL-terminated header field as tarfile decodes it."""
-    return field.split(b"\0", 1)[0].decode(encoding, "surrogateescape")
-
-
-def _number(field):
-    """A header number as tarfile reads it (octal digits, or GNU base-256); ValueError if none."""
-    if field[0] in (0o200, 0o377):
-        n = int.from_bytes(field[1:], "big")
-        return n - 256 ** (len(field) - 1) if field[0] == 0o377 else n
-    return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
-
-
-def _checksum_ok(buf):
-    stored = _number(buf[148:156])
-    if stored == 256 + sum(buf) - sum(buf[148:156]):
-        return True
-    return stored == 256 + sum(struct.unpack_from("148b8x356b", buf))  # old tars summed signed bytes
-
-
-def _pax_decode(value, encoding):
-    try:
-        return value.decode(encoding, "strict")
-    except UnicodeDecodeError:
-        return value.decode(sys.getfilesystemencoding(), "surrogateescape")
-
-
-def _pax_records(data):
-    """The records of a pax header ("<length> <key>=<value>\\n" each, covering it exactly), raw."""
-    out = {}
-    pos = 0
-    while pos < len(data):
-        space = data.find(b" ", pos)
-        digits = data[pos:space] if space > pos else b""
-        if not digits.isdigit():
-            raise ValueError("a pax record without its length")
-        end = pos + int(digits)
-        eq = data.find(b"=", space + 1, end)
-        if end > len(data) or eq <= space + 1 or data[end - 1:end] != b"\n":
-            raise ValueError("a pax record that is cut or malformed")
-        out[_pax_decode(data[space + 1:eq], "utf-8")] = data[eq + 1:end - 1]
-        pos = end
-    return out
-
-
-def _tar_entries(stream, label):
-    """(name, type, mode, size, mtime, data offset) of each member of the tar stream, read as
-    tarfile reads names (GNU long names, ustar prefixes, pax path/size/mtime, global pax headers);
-    anything damaged is a LayoutError. The caller reads a member's data before the next one."""
-    encoding = sys.getfilesystemencoding()
-    glob = {}
-    while True:
-        pax, longname, extended = {}, None, False
-        while True:  # extended headers, then the member's own
-            at = stream.tell()
-            try:
-                buf = stream.read(_BLOCK)
-            except (OSError, EOFError, zlib.error) as e:
-                raise LayoutError("%s %s: %s" % (label, "is damaged" if at else "is not a readable tar archive", e))
-            if at:
-                what = "%s is damaged: the header at byte %d" % (label, at)
-            else:
-                what = "%s is not a readable tar archive: its first header" % label
-            if len(buf) < _BLOCK:
-                if not buf and at and not extended:
-                    return  # the end, without end blocks (tarfile reads it so)
-                raise LayoutError("%s is cut short" % what)
-            if buf == _ZEROS:
-                if extended:
-                    raise LayoutError("%s ends the archive after an extended header" % what)
-                return
-            try:
-                if not _checksum_ok(buf):
-                    raise LayoutError("%s has a wrong checksum" % what)
-                size = _number(buf[124:136])
-            except ValueError:
-                raise LayoutError("%s holds a number that is not one" % what)
-            kind = buf[156:157]
-            if kind not in _EXTENDED_TYPES:
-                break
-            if not 0 <= size <= _EXTENDED_MAX:
-                raise LayoutError("%s is an extended header of %d bytes; refused" % (what, size))
-            extended = True
-            try:
-                data = stream.read(-(-size // _BLOCK) * _BLOCK)[:size]
-            except (OSError, EOFError, zlib.error) as e:
-                raise LayoutError("%s is damaged: %s" % (label, e))
-            if len(data) < size:
-                raise LayoutError("%s is cut short" % what)
-            if kind == b"L":
-                longname = _nts(data, encoding)
-            elif kind != b"K":  # a long link name: links are refused anyway
-                try:
-                    (glob if kind == b"g" else pax).update(_pax_records(data))
-                except ValueError as e:
-                    raise LayoutError("%s is a pax header with %s" % (what, e))
-        name = _nts(buf[0:100], encoding)
-        prefix = _nts(buf[345:500], encoding)
-        if kind == b"\0" and name.endswith("/"):
-            kind = _DIR_TYPE  # old tars wrote folders as files named with a slash
-        if kind == _DIR_TYPE:
-            name = name.rstrip("/")
-        if prefix and kind not in _GNU_TYPES:
-            name = prefix + "/" + name
-        if longname is not None:
-            name = longname
-        fields = pax
-        if glob:
-            fields = dict(glob)
-            fields.update(pax)
-        try:
-            mode, mtime = _number(buf[100:108]), _number(buf[136:148])
-            if "path" in fields:
-                raw = fields["path"]
-                name = _pax_decode(raw, encoding if fields.get("hdrcharset") == b"BINARY" else "utf-8").rstrip("/")
-            if "size" in fields:
-                size = int(fields["size"])
-            if "mtime" in fields:
-                mtime = float(fields["mtime"])
-        except ValueError:
-            raise LayoutError("%s holds a number that is not one" % what)
-        if kind == _DIR_TYPE:
-            name = name.rstrip("/")
-        if any(k.startswith("GNU.sparse.") for k in fields):
-            raise LayoutError("%s: member %r is a sparse file; refused: Go's archives hold only plain files and "
-                              "folders" % (label, name))
-        if size < 0 or mode < 0 or not math.isfinite(mtime):
-            raise LayoutError("%s: member %r has a negative size or mode, or no time; refused" % (label, name))
-        if kind == _DIR_TYPE and size:
-            raise LayoutError("%s: folder member %r holds data; refused" % (label, name))
-        start = stream.tell()
-        yield name, kind, mode, size, mtime, start
-        if kind in _FILE_TYPES:
-            try:
-                stream.seek(start + -(-size // _BLOCK) * _BLOCK)
-            except (OSError, EOFError, zlib.error) as e:
-                raise LayoutError("%s is damaged after %r: %s" % (label, name, e))
-
-
 def _tar_members(f, label):
-    """(name, is_dir, mode, size, mtime, open_data) of each member of a tar archive (gzip, bz2, xz
-    or none), or LayoutError. A zip reader (toolchain module zips) can yield the same tuples."""
-    stream = _open_stream(f, label)
+    """(name, is_dir, mode, size, mtime, open_data) of each member of a tar archive, or LayoutError.
+    A zip reader (toolchain module zips) can yield the same tuples."""
     try:
-        for name, kind, mode, size, mtime, start in _tar_entries(stream, label):
-            if kind in _FILE_TYPES:
-                yield name, False, mode, size, mtime, functools.partial(_MemberData, stream, start, size)
-            elif kind == _DIR_TYPE:
-                yield name, True, mode, 0, mtime, None
+        tar = tarfile.open(fileobj=f, mode="r:*")
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise LayoutError("%s is not a readable tar archive: %s" % (label, e))
+    with tar:
+        while True:
+            try:
+                member = tar.next()
+            except (tarfile.TarError, OSError, EOFError) as e:
+                raise LayoutError("%s is damaged: %s" % (label, e))
+            if member is None:
+                return
+            if member.type in (tarfile.REGTYPE, tarfile.AREGTYPE):
+                yield member.name, False, member.mode, member.size, member.mtime, lambda m=member: tar.extractfile(m)
+            elif member.type == tarfile.DIRTYPE:
+                yield member.name, True, member.mode, 0, member.mtime, None
             else:
+                kind = {tarfile.SYMTYPE: "a symlink", tarfile.LNKTYPE: "a hard link", tarfile.CHRTYPE: "a device node",
+                        tarfile.BLKTYPE: "a device node", tarfile.FIFOTYPE: "a FIFO"}.get(member.type, "a special member")
                 raise LayoutError("%s: member %r is %s; refused: Go's archives hold only files and folders"
-                                  % (label, name, _KINDS.get(kind, "a special member")))
-        try:
-            stream.drain(_AFTER_END)
-        except (OSError, EOFError, zlib.error) as e:
-            raise LayoutError("%s is damaged after its last member: %s" % (label, e))
-    finally:
-        stream.close()
+                                  % (label, member.name, kind))
 
 
 def _check_name(name, label):
     """The member name's parts, or LayoutError: inside go/, relative, no `..`, no control
     characters, not over-long."""
-    if name.startswith("/") or _DRIVE.match(name):
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         raise LayoutError("%s: member %r is an absolute path, it would land outside the install folder; refused"
                           % (label, name))
     parts = name.rstrip("/").split("/")
     if ".." in parts:
         raise LayoutError("%s: member %r would land outside the install folder (..); refused" % (label, name))
-    if "" in parts or "." in parts or "\\" in name:
+    if any(p in ("", ".") for p in parts) or "\\" in name:
         raise LayoutError("%s: member %r is not a plain path (empty, '.' or '\\' parts); refused" % (label, name))
-    if _CONTROL.search(name):
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise LayoutError("%s: member %r has control characters in its name; refused" % (label, name))
-    encoded = len(name) if name.isascii() else len(name.encode("utf-8", "surrogateescape"))
-    # a part is never longer than the whole name: parts are measured only when the name could hold a long one
-    if encoded > MAX_NAME or (encoded > MAX_COMPONENT and
-                              any(len(p.encode("utf-8", "surrogateescape")) > MAX_COMPONENT for p in parts)):
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > MAX_NAME or any(len(p.encode("utf-8", "surrogateescape")) > MAX_COMPONENT for p in parts):
         raise LayoutError("%s: member %r... has an over-long name (more than %d bytes, or a part of more than %d); "
                           "refused" % (label, name[:60], MAX_NAME, MAX_COMPONENT))
     if parts[0] != "go":
@@ -1164,8 +794,6 @@ def _check_name(name, label):
 
 def _fold(path):
     """The name case-insensitive, normalisation-insensitive file systems (macOS) see."""
-    if path.isascii():
-        return path.lower()  # NFC leaves ASCII as it is, and casefold() of ASCII is lower()
     return unicodedata.normalize("NFC", path).casefold()
 
 
@@ -1175,61 +803,44 @@ def _extract_tar(f, dest, label, reader=None):
     manifest = _tree.new_manifest()
     members = set()   # exact names of members written
     folded = {}       # folded path -> the spelling first seen (members and the folders above them)
-    spelled = set()   # paths whose every prefix is in `folded` already as spelled
     made = {dest}     # folders that exist
-    with contextlib.closing((reader or _tar_members)(f, label)) as entries:
-        for name, is_dir, mode, size, mtime, open_data in entries:
-            parts = _check_name(name, label)
-            rel = "/".join(parts)
-            if rel in members:
-                raise LayoutError("%s: member %r appears twice; refused" % (label, name))
-            members.add(rel)
-            _check_folding(parts, rel, folded, spelled, label)
-            try:
-                _make_parents(dest, parts if is_dir else parts[:-1], made)
-                if is_dir:
-                    continue
-                executable = bool(mode & 0o111)
-                digest = _write_file(dest + "/" + rel, open_data(), 0o755 if executable else 0o644, size, mtime)
-            except FileExistsError:
-                raise LayoutError("%s: member %r appears twice (as a file and a folder); refused" % (label, name))
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, OverflowError, ValueError) as e:
-                if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-                    raise LayoutError("no space left while unpacking %s into %s; nothing was activated" % (label, dest))
-                raise LayoutError("%s is damaged or truncated at %r: %s" % (label, name, e))
-            if len(parts) > 1 and rel[3:] not in _tree.NOT_MANIFESTED:
-                _tree.add_file(manifest, rel[3:], size, executable, digest)
+    for name, is_dir, mode, size, mtime, open_data in (reader or _tar_members)(f, label):
+        parts = _check_name(name, label)
+        rel = "/".join(parts)
+        if rel in members:
+            raise LayoutError("%s: member %r appears twice; refused" % (label, name))
+        members.add(rel)
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            seen = folded.setdefault(_fold(prefix), prefix)
+            if seen != prefix:
+                raise LayoutError("%s: members %r and %r differ only in case (or Unicode normalisation): one file on "
+                                  "macOS; refused" % (label, seen, prefix))
+        target = os.path.join(dest, *parts)
+        try:
+            _make_parents(dest, parts[:-1] if not is_dir else parts, made)
+            if is_dir:
+                continue
+            executable = bool(mode & 0o111)
+            digest = _write_file(target, open_data(), 0o755 if executable else 0o644, size, mtime)
+        except FileExistsError:
+            raise LayoutError("%s: member %r appears twice (as a file and a folder); refused" % (label, name))
+        except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+            if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                raise LayoutError("no space left while unpacking %s into %s; nothing was activated" % (label, dest))
+            raise LayoutError("%s is damaged or truncated at %r: %s" % (label, name, e))
+        if len(parts) > 1 and "/".join(parts[1:]) not in _tree.NOT_MANIFESTED:
+            _tree.add_file(manifest, "/".join(parts[1:]), size, executable, digest)
     goroot = os.path.join(dest, "go")
     manifest["dirs"] = sorted(os.path.relpath(d, goroot).replace(os.sep, "/") for d in made
                               if d.startswith(goroot + os.sep))
     return manifest
 
 
-def _check_folding(parts, rel, folded, spelled, label):
-    """Refuse a path one of whose prefixes folds (case, Unicode normalisation) onto another spelling
-    seen before. A prefix checked once stays checked: only the parts below the deepest one are new."""
-    if rel in spelled:
-        return
-    i = len(parts) - 1
-    while i > 0 and "/".join(parts[:i]) not in spelled:
-        i -= 1
-    for j in range(max(i, 0) + 1, len(parts) + 1):
-        prefix = "/".join(parts[:j])
-        seen = folded.setdefault(_fold(prefix), prefix)
-        if seen != prefix:
-            raise LayoutError("%s: members %r and %r differ only in case (or Unicode normalisation): one file on "
-                              "macOS; refused" % (label, seen, prefix))
-        spelled.add(prefix)
-
-
 def _make_parents(dest, parts, made):
-    """Make dest/<parts...> and the folders above it 0755 (`made`: the ones that exist). The parts
-    are checked names (no "/", "", "." or ".."): joined as strings, as os.path.join would."""
-    if not parts or dest + "/" + "/".join(parts) in made:
-        return
     path = dest
     for part in parts:
-        path = path + "/" + part
+        path = os.path.join(path, part)
         if path in made:
             continue
         try:
@@ -1243,27 +854,16 @@ def _make_parents(dest, parts, made):
 
 def _write_file(target, data, mode, size, mtime):
     """Write one member's bytes: a new file (O_EXCL|O_NOFOLLOW: never through anything already
-    there), `mode` whatever the umask (fchmod: a default ACL of the folder would decide the mode
-    at creation otherwise), mtime kept; return the sha256 of exactly the bytes written.
-    `data` gives its bytes through pieces() (memoryviews, no copy) or read(n)."""
-    pieces = data.pieces() if hasattr(data, "pieces") else iter(functools.partial(data.read, _PIECE), b"")
+    there), `mode` whatever the umask, mtime kept; return its sha256."""
     fd = os.open(target, _CREATE, 0o600)
-    try:
-        h = hashlib.sha256()
-        written = 0
-        for piece in pieces:
-            h.update(piece)
-            view = memoryview(piece)
-            while view:
-                view = view[os.write(fd, view):]
-            written += len(piece)
+    with os.fdopen(fd, "wb") as out:
+        digest, written = _tree.hash_stream(data, out)
         if written != size:
             raise ValueError("%d bytes instead of %d" % (written, size))
-        os.fchmod(fd, mode)
+        os.fchmod(out.fileno(), mode)
+        out.flush()
         if os.utime in os.supports_fd:
-            os.utime(fd, (mtime, mtime))
+            os.utime(out.fileno(), (mtime, mtime))
         else:
             os.utime(target, (mtime, mtime))
-    finally:
-        os.close(fd)
-    return h.hexdigest()
+    return digest
