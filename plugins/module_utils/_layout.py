@@ -702,6 +702,11 @@ def _check_chain(path, what):
                 _check_folder(p, what if not i else "%s's parent folder" % what, ancestor=bool(i))
 
 
+def fsync_dir(path):
+    """fsync a folder (what a rename in it needs to be durable); shared with module_utils/_login."""
+    _fsync_dir(path)
+
+
 def check_chain(path, what):
     """Refuse (LayoutError) when another user could change path or a folder above it; what names it
     in the message. Shared with the other files root writes (module_utils/_login)."""

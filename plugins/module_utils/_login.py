@@ -108,14 +108,21 @@ def zsh_block(profile_path):
     return "\n".join([ZSH_BEGIN, '[ -r "%s" ] && emulate sh -c ". %s"' % (profile_path, profile_path), ZSH_END]) + "\n"
 
 
+def _block_span(lines):
+    """(first, last) line index of our marked block in lines, or None."""
+    begin = next((i for i, line in enumerate(lines) if line.rstrip("\n") == ZSH_BEGIN), None)
+    if begin is None:
+        return None
+    end = next((i for i in range(begin + 1, len(lines)) if lines[i].rstrip("\n") == ZSH_END), None)
+    return None if end is None else (begin, end)
+
+
 def with_block(text, block):
     """text with our marked block replaced by block (or appended when it has none)."""
     lines = text.splitlines(True)
-    begin = next((i for i, line in enumerate(lines) if line.rstrip("\n") == ZSH_BEGIN), None)
-    end = next((i for i, line in enumerate(lines) if begin is not None and i > begin and line.rstrip("\n") == ZSH_END),
-               None)
-    if begin is not None and end is not None:
-        return "".join(lines[:begin]) + block + "".join(lines[end + 1:])
+    span = _block_span(lines)
+    if span:
+        return "".join(lines[:span[0]]) + block + "".join(lines[span[1] + 1:])
     if text and not text.endswith("\n"):
         text += "\n"
     return text + block
@@ -124,12 +131,8 @@ def with_block(text, block):
 def without_block(text):
     """text with our marked block removed (unchanged when it has none)."""
     lines = text.splitlines(True)
-    begin = next((i for i, line in enumerate(lines) if line.rstrip("\n") == ZSH_BEGIN), None)
-    end = next((i for i, line in enumerate(lines) if begin is not None and i > begin and line.rstrip("\n") == ZSH_END),
-               None)
-    if begin is None or end is None:
-        return text
-    return "".join(lines[:begin] + lines[end + 1:])
+    span = _block_span(lines)
+    return text if not span else "".join(lines[:span[0]] + lines[span[1] + 1:])
 
 
 # ---- the files ----------------------------------------------------------------------------------
@@ -222,17 +225,7 @@ def write(path, text):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder):
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems cannot fsync a folder; the rename is still atomic
-        pass
-    finally:
-        os.close(fd)
+    _layout.fsync_dir(folder)
 
 
 def _owned_as_wanted(path):
